@@ -1,0 +1,383 @@
+"""The Time Machine corpus: download, tokens, vocabulary and minibatch iterators.
+
+The pipeline is the book's (zh.d2l.ai §8.2-8.3, d2l.ai §9.2-9.3)::
+
+    timemachine.txt --read_time_machine--> lines --tokenize--> tokens
+        --Vocab--> corpus (a list of token indices) --iterators--> (X, Y)
+
+Where the file comes from, in this order:
+
+1. ``$D2L_DATA_DIR/timemachine.txt`` when ``D2L_DATA_DIR`` is set (offline
+   use, mirrors, CI). Nothing is downloaded then.
+2. The per-user cache (``$D2L_CACHE_DIR``, else ``$XDG_CACHE_HOME/d2l_helpers``,
+   else ``~/.cache/d2l_helpers``).
+3. A download from d2l's own server (``$D2L_DATA_URL`` overrides the base URL).
+
+Every file is checked against its SHA-1 before use, including right after the
+download, and a download is written to a temporary file that only replaces the
+cached one once it is complete and verified.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import http.client
+import os
+import random
+import re
+import tempfile
+import urllib.request
+from pathlib import Path
+
+import torch
+
+__all__ = [
+    "DATA_URL",
+    "DataError",
+    "SeqDataLoader",
+    "Vocab",
+    "count_corpus",
+    "download",
+    "load_corpus_time_machine",
+    "load_data_time_machine",
+    "load_heldout_time_machine",
+    "read_time_machine",
+    "seq_data_iter_random",
+    "seq_data_iter_sequential",
+    "tokenize",
+]
+
+DATA_URL = "http://d2l-data.s3-accelerate.amazonaws.com/"
+TIME_MACHINE = ("timemachine.txt", "090b5e7e70c295757f55df93cb0a180b9691891a")
+ENV_DATA_DIR = "D2L_DATA_DIR"
+ENV_DATA_URL = "D2L_DATA_URL"
+ENV_CACHE_DIR = "D2L_CACHE_DIR"
+
+
+class DataError(OSError):
+    """The data file is missing, corrupt, or could not be downloaded."""
+
+
+# --------------------------------------------------------------------------
+# Download and cache
+# --------------------------------------------------------------------------
+
+
+def _sha1(path: Path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def cache_dir() -> Path:
+    """The folder downloads are cached in (see the module docstring)."""
+    if os.environ.get(ENV_CACHE_DIR):
+        return Path(os.environ[ENV_CACHE_DIR]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "d2l_helpers"
+
+
+def _how_to_provide(name: str, sha1: str) -> str:
+    return (
+        f"To work offline, put {name} (sha1 {sha1}) in a folder and set "
+        f"{ENV_DATA_DIR} to that folder; to use a mirror, set {ENV_DATA_URL} "
+        "to its base URL."
+    )
+
+
+def _fetch(url: str, dest: Path, sha1: str, timeout: float) -> None:
+    """Stream ``url`` into ``dest`` atomically, verifying its SHA-1 first."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    try:
+        h = hashlib.sha1()
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as r:
+            for block in iter(lambda: r.read(1 << 16), b""):
+                h.update(block)
+                out.write(block)
+        if h.hexdigest() != sha1:
+            raise DataError(
+                f"Downloaded {url} but its sha1 is {h.hexdigest()}, expected {sha1} "
+                "(truncated or modified in transit?). Nothing was written to the cache. "
+                + _how_to_provide(dest.name, sha1)
+            )
+        os.replace(tmp, dest)
+    except DataError:
+        raise
+    except (OSError, http.client.HTTPException, ValueError) as e:  # URLError is an OSError
+        raise DataError(f"Could not download {url}: {e}. " + _how_to_provide(dest.name, sha1)) from e
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def download(name: str = TIME_MACHINE[0], sha1: str = TIME_MACHINE[1], timeout: float = 30.0) -> str:
+    """Return the local path of a verified copy of ``name``, downloading it if needed."""
+    data_dir = os.environ.get(ENV_DATA_DIR)
+    if data_dir:
+        path = Path(data_dir).expanduser() / name
+        if not path.is_file():
+            raise DataError(
+                f"{ENV_DATA_DIR} is set, so {name} is expected at {path}, but there is no "
+                f"such file. Copy {name} (sha1 {sha1}) there, or unset {ENV_DATA_DIR} to download it."
+            )
+        if _sha1(path) != sha1:
+            raise DataError(
+                f"{path} has sha1 {_sha1(path)}, expected {sha1}: it is not the file d2l "
+                "uses (truncated or edited?). Replace it with a good copy."
+            )
+        return str(path)
+
+    path = cache_dir() / name
+    if path.is_file():
+        if _sha1(path) == sha1:
+            return str(path)
+        print(f"Cached {path} fails its sha1 check; downloading it again.")
+    url = (os.environ.get(ENV_DATA_URL) or DATA_URL).rstrip("/") + "/" + name
+    print(f"Downloading {path} from {url}...")
+    _fetch(url, path, sha1, timeout)
+    return str(path)
+
+
+# --------------------------------------------------------------------------
+# Text, tokens, vocabulary
+# --------------------------------------------------------------------------
+
+
+def read_time_machine() -> list[str]:
+    """Load The Time Machine as lines of lower-case letters and single spaces."""
+    with open(download(), encoding="utf-8") as f:
+        lines = f.readlines()
+    return [re.sub("[^A-Za-z]+", " ", line).strip().lower() for line in lines]
+
+
+def tokenize(lines: list[str], token: str = "word") -> list[list[str]]:
+    """Split text lines into word or character tokens."""
+    if token == "word":
+        return [line.split() for line in lines]
+    if token == "char":
+        return [list(line) for line in lines]
+    raise ValueError(f"token must be 'word' or 'char', got {token!r}")
+
+
+def count_corpus(tokens) -> collections.Counter:
+    """Count token frequencies in a 1D or 2D list of tokens."""
+    if len(tokens) == 0 or isinstance(tokens[0], list):
+        tokens = [tok for line in tokens for tok in line]
+    return collections.Counter(tokens)
+
+
+class Vocab:
+    """Map tokens to indices, most frequent first; index 0 is ``<unk>``."""
+
+    def __init__(self, tokens=None, min_freq: int = 0, reserved_tokens=None) -> None:
+        tokens = [] if tokens is None else tokens
+        reserved_tokens = [] if reserved_tokens is None else reserved_tokens
+        counter = count_corpus(tokens)
+        # A stable sort: equally frequent tokens keep their first-seen order,
+        # exactly as in upstream d2l, so indices match the book's.
+        self._token_freqs = sorted(counter.items(), key=lambda x: x[1], reverse=True)
+        self.idx_to_token = ["<unk>"] + list(reserved_tokens)
+        self.token_to_idx = {tok: idx for idx, tok in enumerate(self.idx_to_token)}
+        for tok, freq in self._token_freqs:
+            if freq < min_freq:
+                break
+            if tok not in self.token_to_idx:
+                self.idx_to_token.append(tok)
+                self.token_to_idx[tok] = len(self.idx_to_token) - 1
+
+    def __len__(self) -> int:
+        return len(self.idx_to_token)
+
+    def __getitem__(self, tokens):
+        if not isinstance(tokens, (list, tuple)):
+            return self.token_to_idx.get(tokens, self.unk)
+        return [self.__getitem__(tok) for tok in tokens]
+
+    def __contains__(self, token) -> bool:
+        return token in self.token_to_idx
+
+    def to_tokens(self, indices):
+        if not isinstance(indices, (list, tuple)):
+            return self.idx_to_token[indices]
+        return [self.idx_to_token[i] for i in indices]
+
+    @property
+    def unk(self) -> int:
+        return 0
+
+    @property
+    def token_freqs(self):
+        return self._token_freqs
+
+
+def _time_machine_chars() -> tuple[list[int], Vocab]:
+    tokens = tokenize(read_time_machine(), "char")
+    vocab = Vocab(tokens)
+    # Lines are not sentences, so flatten them into one long sequence.
+    return [vocab[tok] for line in tokens for tok in line], vocab
+
+
+def load_corpus_time_machine(max_tokens: int = -1) -> tuple[list[int], Vocab]:
+    """Return the character indices of the book (the first ``max_tokens`` if > 0) and its vocab."""
+    corpus, vocab = _time_machine_chars()
+    if max_tokens > 0:
+        corpus = corpus[:max_tokens]
+    return corpus, vocab
+
+
+# --------------------------------------------------------------------------
+# Minibatch iterators
+# --------------------------------------------------------------------------
+#
+# Both iterators cut the corpus into subsequences of ``num_steps`` tokens; the
+# label Y is X shifted by one token. With corpus 0 1 2 ... 34, batch_size=2,
+# num_steps=5 and a random offset of 2:
+#
+#   random sampling: cut after the offset, shuffle the pieces, deal them out
+#     [2 3 4 5 6] [7 8 9 10 11] [12 ..16] [17 ..21] [22 ..26] [27 ..31]
+#      batch 1: X = pieces 4, 1    batch 2: X = pieces 6, 2    batch 3: ...
+#     Neighbouring batches are not neighbours in the text: reset the state.
+#
+#   sequential partitioning: split the text after the offset into batch_size
+#   rows, then walk along the rows num_steps at a time
+#     row 0: [2  3  4  5  6 ][7  8  9 10 11][12 13 14 15 16]
+#     row 1: [18 19 20 21 22][23 24 25 26 27][28 29 30 31 32]
+#            \_ batch 1 ____/ \_ batch 2 ___/ \_ batch 3 ___/
+#     Row i of batch k+1 continues row i of batch k: carry the state over
+#     (and detach it, so gradients stop at the batch boundary).
+
+
+def _as_rng(rng) -> random.Random:
+    """A ``random.Random`` from an int seed, a generator, or None.
+
+    None draws a fresh generator's seed from Python's ``random``, so
+    :func:`set_seed` controls it while iteration itself never touches the
+    global generator.
+    """
+    if rng is None:
+        return random.Random(random.getrandbits(64))
+    if isinstance(rng, random.Random):
+        return rng
+    if isinstance(rng, int) and not isinstance(rng, bool):
+        return random.Random(rng)
+    raise TypeError(f"rng must be None, an int seed or a random.Random, got {type(rng).__name__}")
+
+
+def _check_positive_int(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {value}")
+
+
+def _check_fits(corpus_len: int, batch_size: int, num_steps: int, random_iter: bool) -> None:
+    """Raise unless every possible offset yields at least one minibatch."""
+    _check_positive_int("batch_size", batch_size)
+    _check_positive_int("num_steps", num_steps)
+    if random_iter:  # worst offset num_steps - 1, and one token kept for the labels
+        needed = batch_size * num_steps + num_steps
+    else:  # worst offset num_steps; each row needs num_steps tokens plus a label
+        needed = (batch_size + 1) * num_steps + 1
+    if corpus_len < needed:
+        raise ValueError(
+            f"A corpus of {corpus_len} tokens is too short for batch_size={batch_size} and "
+            f"num_steps={num_steps}: at least {needed} tokens are needed for one minibatch "
+            "whatever the random offset. Use a smaller batch_size or num_steps, or more tokens."
+        )
+
+
+def seq_data_iter_random(corpus, batch_size: int, num_steps: int, rng=None):
+    """Yield minibatches of subsequences by random sampling (see the diagram above)."""
+    _check_fits(len(corpus), batch_size, num_steps, random_iter=True)
+    rng = _as_rng(rng)
+    corpus = corpus[rng.randint(0, num_steps - 1) :]
+    num_subseqs = (len(corpus) - 1) // num_steps
+    initial_indices = list(range(0, num_subseqs * num_steps, num_steps))
+    rng.shuffle(initial_indices)
+    num_batches = num_subseqs // batch_size
+    for i in range(0, batch_size * num_batches, batch_size):
+        starts = initial_indices[i : i + batch_size]
+        X = [corpus[j : j + num_steps] for j in starts]
+        Y = [corpus[j + 1 : j + 1 + num_steps] for j in starts]
+        yield torch.tensor(X), torch.tensor(Y)
+
+
+def seq_data_iter_sequential(corpus, batch_size: int, num_steps: int, rng=None, offset=None):
+    """Yield minibatches by sequential partitioning (see the diagram above).
+
+    ``offset`` fixes the starting offset instead of drawing it from ``rng``.
+    """
+    _check_fits(len(corpus), batch_size, num_steps, random_iter=False)
+    if offset is None:
+        offset = _as_rng(rng).randint(0, num_steps)
+    num_tokens = ((len(corpus) - offset - 1) // batch_size) * batch_size
+    Xs = torch.tensor(corpus[offset : offset + num_tokens]).reshape(batch_size, -1)
+    Ys = torch.tensor(corpus[offset + 1 : offset + 1 + num_tokens]).reshape(batch_size, -1)
+    num_batches = Xs.shape[1] // num_steps
+    for i in range(0, num_steps * num_batches, num_steps):
+        yield Xs[:, i : i + num_steps], Ys[:, i : i + num_steps]
+
+
+class SeqDataLoader:
+    """An iterable over minibatches of the Time Machine, new offsets every epoch.
+
+    ``seed`` (an int) makes the batch order repeatable; by default the loader's
+    generator is seeded from Python's ``random`` when it is created.
+    """
+
+    def __init__(self, batch_size, num_steps, use_random_iter, max_tokens, seed=None, corpus=None, vocab=None):
+        _check_positive_int("batch_size", batch_size)
+        _check_positive_int("num_steps", num_steps)
+        self.use_random_iter = bool(use_random_iter)
+        self.data_iter_fn = seq_data_iter_random if use_random_iter else seq_data_iter_sequential
+        if corpus is None:
+            corpus, vocab = load_corpus_time_machine(max_tokens)
+        self.corpus, self.vocab = corpus, vocab
+        self.batch_size, self.num_steps = batch_size, num_steps
+        self.rng = _as_rng(seed)
+        _check_fits(len(self.corpus), batch_size, num_steps, self.use_random_iter)  # fail now, not later
+
+    def __iter__(self):
+        return self.data_iter_fn(self.corpus, self.batch_size, self.num_steps, rng=self.rng)
+
+
+def load_data_time_machine(batch_size, num_steps, use_random_iter=False, max_tokens=10000, seed=None):
+    """Return the minibatch iterator and the vocabulary of the Time Machine."""
+    data_iter = SeqDataLoader(batch_size, num_steps, use_random_iter, max_tokens, seed=seed)
+    return data_iter, data_iter.vocab
+
+
+class _HeldOut:
+    """Fixed sequential minibatches over a slice of text (no random offset)."""
+
+    def __init__(self, corpus, batch_size, num_steps):
+        _check_positive_int("batch_size", batch_size)
+        _check_positive_int("num_steps", num_steps)
+        if len(corpus) < batch_size * num_steps + 1:
+            raise ValueError(f"{len(corpus)} held-out tokens are too few for one {batch_size}x{num_steps} minibatch")
+        self.corpus, self.batch_size, self.num_steps = corpus, batch_size, num_steps
+        self.use_random_iter = False
+
+    def __iter__(self):
+        return seq_data_iter_sequential(self.corpus, self.batch_size, self.num_steps, offset=0)
+
+
+def load_heldout_time_machine(batch_size, num_steps, start=10000, num_tokens=10000):
+    """Minibatches over the text that follows the training slice, and the vocab.
+
+    ``load_data_time_machine(..., max_tokens=10000)`` trains on the book's
+    first 10,000 characters; this returns the next ``num_tokens`` characters
+    (from ``start``) in a fixed sequential order, with the same vocabulary, so
+    that perplexity can be measured on text the model never saw.
+    """
+    corpus, vocab = load_corpus_time_machine()
+    if start < 0 or num_tokens <= 0 or start + num_tokens > len(corpus):
+        raise ValueError(
+            f"start={start} and num_tokens={num_tokens} must select a non-empty slice "
+            f"inside the corpus of {len(corpus)} characters"
+        )
+    return _HeldOut(corpus[start : start + num_tokens], batch_size, num_steps), vocab

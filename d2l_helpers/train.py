@@ -1,0 +1,373 @@
+"""Training and prediction for the chapter's language models.
+
+``train_ch8`` keeps upstream d2l's signature and printed output::
+
+    train_ch8(net, train_iter, vocab, lr, num_epochs, device, use_random_iter=False)
+    ...every 10 epochs: a sample from predict('time traveller')...
+    perplexity 1.1, 35723.3 tokens/sec on cpu
+    time traveller...
+    traveller...
+
+and adds, as keyword arguments with the book's behaviour as default:
+``grad_clip`` (the clipping threshold, 1 in the book), ``heldout_iter`` (to
+report perplexity on text the model never trained on), ``plot`` (the live
+dashboard's mode) and ``log_every``. It returns a :class:`History`.
+
+It treats every model alike: anything with ``begin_state(batch_size=, device=)``,
+``net(X, state) -> (Y, state)`` and ``parameters()`` trains, whether written
+from scratch or built from ``nn`` layers.
+
+The environment variable ``D2L_MAX_EPOCHS`` caps the number of epochs (CI
+uses it to run the notebooks quickly) and says so when it applies. Ctrl-C
+(Kernel > Interrupt) stops after the current minibatch and keeps the weights
+and the history; a second Ctrl-C stops at once.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import threading
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from .dashboard import make_progress
+from .utils import Accumulator, Timer
+
+__all__ = [
+    "History",
+    "TrainingDiverged",
+    "evaluate_perplexity",
+    "grad_clipping",
+    "predict_ch8",
+    "sgd",
+    "train_ch8",
+    "train_epoch_ch8",
+]
+
+ENV_MAX_EPOCHS = "D2L_MAX_EPOCHS"
+
+
+class TrainingDiverged(FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+
+@dataclass
+class History:
+    """What ``train_ch8`` measured: one entry per epoch, held-out ones where logged."""
+
+    device: str
+    perplexity: list[float] = field(default_factory=list)
+    tokens_per_sec: list[float] = field(default_factory=list)
+    heldout_epochs: list[int] = field(default_factory=list)
+    heldout_perplexity: list[float] = field(default_factory=list)
+    num_epochs: int = 0  # epochs asked for (after the cap)
+    interrupted: bool = False
+
+    @property
+    def epochs(self) -> list[int]:
+        return list(range(1, len(self.perplexity) + 1))
+
+    def __repr__(self) -> str:
+        if not self.perplexity:
+            return "<History: no epoch finished>"
+        held = f", held-out {self.heldout_perplexity[-1]:.1f}" if self.heldout_perplexity else ""
+        stop = " (interrupted)" if self.interrupted else ""
+        return (
+            f"<History: {len(self.perplexity)} epochs{stop}, perplexity {self.perplexity[-1]:.1f}"
+            f"{held}, {self.tokens_per_sec[-1]:.1f} tokens/sec on {self.device}>"
+        )
+
+
+# --------------------------------------------------------------------------
+# Prediction
+# --------------------------------------------------------------------------
+
+
+def predict_ch8(prefix, num_preds, net, vocab, device):
+    """Generate ``num_preds`` tokens following ``prefix`` (greedy: the most likely one)."""
+    if not isinstance(prefix, str) or not prefix:
+        raise ValueError(f"prefix must be a non-empty string, got {prefix!r}")
+    if isinstance(num_preds, bool) or not isinstance(num_preds, int) or num_preds < 0:
+        raise ValueError(f"num_preds must be an int >= 0, got {num_preds!r}")
+    unknown = sorted({ch for ch in prefix if ch not in vocab.token_to_idx})
+    if unknown:
+        raise ValueError(
+            f"prefix {prefix!r} has characters the vocabulary does not know: {unknown}. "
+            "The Time Machine vocabulary is lower-case a-z and space; try prefix.lower()."
+        )
+    with torch.no_grad():
+        state = net.begin_state(batch_size=1, device=device)
+        outputs = [vocab[prefix[0]]]
+
+        def get_input():
+            return torch.tensor([outputs[-1]], device=device).reshape((1, 1))
+
+        for y in prefix[1:]:  # warm-up: feed the prefix, keep only the state
+            _, state = net(get_input(), state)
+            outputs.append(vocab[y])
+        for _ in range(num_preds):  # predict num_preds steps
+            y, state = net(get_input(), state)
+            outputs.append(int(y.argmax(dim=1).reshape(1)))
+    return "".join(vocab.idx_to_token[i] for i in outputs)
+
+
+# --------------------------------------------------------------------------
+# Gradient clipping and the optimiser
+# --------------------------------------------------------------------------
+
+
+def grad_clipping(net, theta):
+    """Scale all gradients so that their joint L2 norm is at most ``theta``.
+
+    The scale is min(1, theta / norm), computed on the device, so clipping
+    never waits for the GPU.
+    """
+    if not (isinstance(theta, (int, float)) and not isinstance(theta, bool) and theta > 0):
+        raise ValueError(f"theta must be a positive number, got {theta!r}")
+    grads = [p.grad for p in net.parameters() if p.requires_grad and p.grad is not None]
+    if not grads:
+        return
+    norm = torch.sqrt(sum(torch.sum(g**2) for g in grads))
+    scale = torch.clamp(theta / norm, max=1.0)
+    for g in grads:
+        g.mul_(scale)
+
+
+def sgd(params, lr, batch_size):
+    """Minibatch stochastic gradient descent, in place (upstream d2l's ``sgd``)."""
+    with torch.no_grad():
+        for param in params:
+            param -= lr * param.grad / batch_size
+            param.grad.zero_()
+
+
+class _SGD:
+    """Adapts any book-style updater to ``zero_grad()`` / ``step()``.
+
+    ``torch.optim`` optimisers already have both; a callable updater (the
+    book's ``lambda batch_size: d2l.sgd(params, lr, batch_size)``) is called
+    with ``batch_size=1`` because the loss is already a mean.
+    """
+
+    def __init__(self, updater, params):
+        self.updater, self.params = updater, list(params)
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    def step(self):
+        self.updater(batch_size=1)
+
+
+def _as_optimizer(updater, net):
+    if hasattr(updater, "step") and hasattr(updater, "zero_grad"):
+        return updater
+    if callable(updater):
+        return _SGD(updater, net.parameters())
+    raise TypeError("updater must be a torch.optim optimizer or a callable updater(batch_size)")
+
+
+# --------------------------------------------------------------------------
+# One epoch
+# --------------------------------------------------------------------------
+
+
+def _detach(state):
+    """Cut the graph at the minibatch boundary but keep the values (tensor or tuple)."""
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()
+
+
+def _epoch(net, train_iter, loss, optimizer, device, use_random_iter, grad_clip, stop, epoch):
+    """Train one epoch; return (perplexity, tokens/s, finished_all_batches)."""
+    state, timer = None, Timer()
+    metric = Accumulator(2)  # sum of training loss, number of tokens
+    for X, Y in train_iter:
+        if state is None or use_random_iter:
+            # A new state at the first batch, and at every batch of random
+            # sampling, whose batches are not continuations of each other.
+            state = net.begin_state(batch_size=X.shape[0], device=device)
+        else:
+            state = _detach(state)
+        y = Y.T.reshape(-1)  # labels in (time, batch) order, like the outputs
+        X, y = X.to(device), y.to(device)
+        y_hat, state = net(X, state)
+        l = loss(y_hat, y.long()).mean()
+        optimizer.zero_grad()
+        l.backward()
+        if grad_clip is not None:
+            grad_clipping(net, grad_clip)
+        optimizer.step()
+        batch_loss = float(l.detach())
+        if not math.isfinite(batch_loss):
+            raise TrainingDiverged(
+                f"the training loss became {batch_loss} in epoch {epoch}: training diverged. "
+                "Try a smaller learning rate lr (or a smaller grad_clip)."
+            )
+        metric.add(batch_loss * y.numel(), y.numel())
+        if stop.requested:
+            break
+    if metric[1] == 0:
+        raise ValueError("train_iter yielded no minibatch: check batch_size and num_steps against the corpus")
+    return math.exp(metric[0] / metric[1]), metric[1] / timer.stop(), not stop.requested
+
+
+class _NoStop:
+    requested = False
+
+
+def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, grad_clip=1):
+    """Train a net within one epoch; return (perplexity, tokens per second)."""
+    optimizer = _as_optimizer(updater, net)
+    ppl, speed, _ = _epoch(net, train_iter, loss, optimizer, device, use_random_iter, grad_clip, _NoStop, 1)
+    return ppl, speed
+
+
+def evaluate_perplexity(net, data_iter, device):
+    """Perplexity of ``net`` on ``data_iter`` (sequential batches, state carried over)."""
+    loss = nn.CrossEntropyLoss(reduction="sum")
+    total, count, state = 0.0, 0, None
+    with torch.no_grad():
+        for X, Y in data_iter:
+            if state is None or getattr(data_iter, "use_random_iter", False):
+                state = net.begin_state(batch_size=X.shape[0], device=device)
+            y = Y.T.reshape(-1).to(device)
+            y_hat, state = net(X.to(device), state)
+            total += float(loss(y_hat, y.long()))
+            count += y.numel()
+    if count == 0:
+        raise ValueError("data_iter yielded no minibatch")
+    return math.exp(total / count)
+
+
+# --------------------------------------------------------------------------
+# The training loop
+# --------------------------------------------------------------------------
+
+
+class _StopOnInterrupt:
+    """While active, the first Ctrl-C asks training to stop after the current batch."""
+
+    def __init__(self):
+        self.requested = False
+        self._old = None
+
+    def _handler(self, signum, frame):
+        if self.requested:  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+        return False
+
+
+def _positive(name, value, kind=(int, float)):
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    if not value > 0 or (isinstance(value, float) and not math.isfinite(value)):
+        raise ValueError(f"{name} must be positive and finite, got {value!r}")
+
+
+def max_epochs_from_env(num_epochs):
+    """``num_epochs``, capped by ``$D2L_MAX_EPOCHS`` when that is set (and say so)."""
+    raw = os.environ.get(ENV_MAX_EPOCHS, "").strip()
+    if not raw:
+        return num_epochs
+    try:
+        cap = int(raw)
+    except ValueError:
+        cap = 0
+    if cap <= 0:
+        raise ValueError(f"{ENV_MAX_EPOCHS} must be a positive integer, got {raw!r}; unset it to train in full")
+    if cap < num_epochs:
+        print(f"{ENV_MAX_EPOCHS}={cap}: training {cap} of {num_epochs} epochs (unset it for the full run)")
+        return cap
+    return num_epochs
+
+
+def train_ch8(
+    net,
+    train_iter,
+    vocab,
+    lr,
+    num_epochs,
+    device,
+    use_random_iter=False,
+    *,
+    grad_clip=1,
+    heldout_iter=None,
+    plot="auto",
+    log_every=10,
+):
+    """Train a model (chapter 8); print samples and the final perplexity; return a History."""
+    _positive("lr", lr)
+    if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs <= 0:
+        raise ValueError(f"num_epochs must be a positive int, got {num_epochs!r}")
+    if grad_clip is not None:
+        _positive("grad_clip", grad_clip)
+    if isinstance(log_every, bool) or not isinstance(log_every, int) or log_every <= 0:
+        raise ValueError(f"log_every must be a positive int, got {log_every!r}")
+    num_epochs = max_epochs_from_env(num_epochs)
+
+    loss = nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(net.parameters(), lr)
+
+    def predict(prefix):
+        return predict_ch8(prefix, 50, net, vocab, device)
+
+    history = History(device=str(device), num_epochs=num_epochs)
+    progress = make_progress(plot, num_epochs=num_epochs, heldout=heldout_iter is not None)
+    status = "error"
+    try:
+        with _StopOnInterrupt() as stop:
+            for epoch in range(1, num_epochs + 1):
+                ppl, speed, finished = _epoch(
+                    net, train_iter, loss, optimizer, device, use_random_iter, grad_clip, stop, epoch
+                )
+                history.perplexity.append(ppl)
+                history.tokens_per_sec.append(speed)
+                last = epoch == num_epochs or not finished
+                if epoch % log_every == 0 or last:
+                    heldout = None
+                    if heldout_iter is not None:
+                        heldout = evaluate_perplexity(net, heldout_iter, device)
+                        history.heldout_epochs.append(epoch)
+                        history.heldout_perplexity.append(heldout)
+                    sample = predict("time traveller")
+                    if epoch % log_every == 0:
+                        print(sample)
+                    progress.update(epoch, ppl, heldout=heldout, tokens_per_sec=speed, sample=sample)
+                if not finished:
+                    history.interrupted = True
+                    print(
+                        f"Interrupted in epoch {epoch} of {num_epochs}: stopped after the current "
+                        "minibatch; the weights and the history so far are kept."
+                    )
+                    break
+        status = "interrupted" if history.interrupted else "done"
+    except KeyboardInterrupt:  # a second Ctrl-C, or no signal handler (not the main thread)
+        history.interrupted, status = True, "interrupted"
+        print(f"Interrupted after {len(history.perplexity)} epochs; the weights and the history so far are kept.")
+    finally:
+        progress.close(status)
+
+    if history.perplexity:
+        print(f"perplexity {history.perplexity[-1]:.1f}, {history.tokens_per_sec[-1]:.1f} tokens/sec on {device}")
+    if history.heldout_perplexity:
+        print(f"held-out perplexity {history.heldout_perplexity[-1]:.1f}")
+    print(predict("time traveller"))
+    print(predict("traveller"))
+    return history

@@ -1,0 +1,154 @@
+"""Download, verify and cache, against an HTTP server on 127.0.0.1 serving files made here."""
+
+import hashlib
+import http.server
+import socket
+import threading
+
+import pytest
+
+import d2l_helpers as d2l
+from d2l_helpers.data import DataError, download
+
+GOOD = b"the time traveller was expounding a recondite matter to us\n" * 50
+SHA1 = hashlib.sha1(GOOD).hexdigest()
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    routes: dict = {}
+    hits: list = []
+
+    def do_GET(self):
+        self.hits.append(self.path)
+        kind = self.routes.get(self.path.lstrip("/"))
+        if kind is None:
+            self.send_error(404)
+            return
+        if kind == "truncated":  # promise the whole file, send half, hang up
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(GOOD)))
+            self.end_headers()
+            self.wfile.write(GOOD[: len(GOOD) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        body = GOOD if kind == "good" else GOOD.replace(b"traveller", b"traveler!")
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server(monkeypatch, tmp_path):
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    _Handler.routes, _Handler.hits = {}, []
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.delenv("D2L_DATA_DIR", raising=False)
+    monkeypatch.setenv("D2L_DATA_URL", f"http://127.0.0.1:{httpd.server_address[1]}/")
+    monkeypatch.setenv("D2L_CACHE_DIR", str(tmp_path / "cache"))
+    yield _Handler
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _cache_files(tmp_path):
+    d = tmp_path / "cache"
+    return sorted(p.name for p in d.iterdir()) if d.exists() else []
+
+
+def test_good_file_is_downloaded_verified_and_cached(server, tmp_path):
+    server.routes["book.txt"] = "good"
+    path = download("book.txt", SHA1)
+    assert open(path, "rb").read() == GOOD
+    assert _cache_files(tmp_path) == ["book.txt"]
+    assert download("book.txt", SHA1) == path
+    assert server.hits == ["/book.txt"]  # the second call is a cache hit
+
+
+def test_wrong_hash_is_rejected_and_nothing_is_cached(server, tmp_path):
+    server.routes["book.txt"] = "modified"
+    with pytest.raises(DataError, match="sha1 is .*expected " + SHA1):
+        download("book.txt", SHA1)
+    assert _cache_files(tmp_path) == []  # no half or wrong file, no .part left behind
+
+
+def test_truncated_download_leaves_no_file(server, tmp_path):
+    server.routes["book.txt"] = "truncated"
+    with pytest.raises(DataError, match="book.txt"):
+        download("book.txt", SHA1)
+    assert _cache_files(tmp_path) == []
+
+
+def test_not_found_says_how_to_work_offline(server, tmp_path):
+    with pytest.raises(DataError, match="HTTP Error 404.*D2L_DATA_DIR"):
+        download("book.txt", SHA1)
+    assert _cache_files(tmp_path) == []
+
+
+def test_server_down_gives_one_clear_error(monkeypatch, tmp_path):
+    with socket.socket() as s:  # a port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.delenv("D2L_DATA_DIR", raising=False)
+    monkeypatch.setenv("D2L_DATA_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("D2L_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(DataError, match=r"Could not download http://127.0.0.1:\d+/book.txt.*D2L_DATA_DIR"):
+        download("book.txt", SHA1, timeout=5)
+
+
+def test_corrupt_cached_file_is_replaced(server, tmp_path, capsys):
+    server.routes["book.txt"] = "good"
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "book.txt").write_bytes(GOOD[:100])
+    path = download("book.txt", SHA1)
+    assert open(path, "rb").read() == GOOD
+    assert "fails its sha1 check" in capsys.readouterr().out
+
+
+def test_corrupt_cached_file_is_never_used_when_redownload_fails(server, tmp_path):
+    server.routes["book.txt"] = "modified"
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "book.txt").write_bytes(GOOD[:100])
+    with pytest.raises(DataError):
+        download("book.txt", SHA1)
+
+
+def test_offline_folder_is_used_without_network(server, tmp_path, monkeypatch):
+    offline = tmp_path / "offline"
+    offline.mkdir()
+    (offline / "book.txt").write_bytes(GOOD)
+    monkeypatch.setenv("D2L_DATA_DIR", str(offline))
+    assert download("book.txt", SHA1) == str(offline / "book.txt")
+    assert server.hits == []
+
+
+def test_offline_folder_missing_file_says_where(tmp_path, monkeypatch):
+    monkeypatch.setenv("D2L_DATA_DIR", str(tmp_path))
+    with pytest.raises(DataError, match=f"expected at {tmp_path}/book.txt.*sha1 {SHA1}"):
+        download("book.txt", SHA1)
+
+
+def test_offline_folder_corrupt_file_is_reported(tmp_path, monkeypatch):
+    (tmp_path / "book.txt").write_bytes(GOOD[:-1])
+    monkeypatch.setenv("D2L_DATA_DIR", str(tmp_path))
+    with pytest.raises(DataError, match="is not the file d2l uses"):
+        download("book.txt", SHA1)
+
+
+def test_read_time_machine_reports_missing_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("D2L_DATA_DIR", str(tmp_path))
+    with pytest.raises(DataError, match="timemachine.txt.*090b5e7e70c295757f55df93cb0a180b9691891a"):
+        d2l.read_time_machine()
+
+
+def test_default_cache_follows_xdg(monkeypatch, tmp_path):
+    from d2l_helpers.data import cache_dir
+
+    monkeypatch.delenv("D2L_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cache_dir() == tmp_path / "d2l_helpers"
