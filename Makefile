@@ -2,12 +2,13 @@
 # make test   - create or reuse .venv and run every test
 # make notebooks - re-execute the notebooks top to bottom at full book length
 # make bench  - speed against upstream d2l, printed as a table
+# make reproduce - train every configuration at full book length, write docs/reproduction.md
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup lab test lint notebooks bench clean
+.PHONY: setup lab test lint notebooks bench reproduce clean
 
 setup: $(STAMP)
 
@@ -35,6 +36,9 @@ notebooks: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_train.py
+
+reproduce: setup
+	$(BIN)/python benchmarks/reproduce.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
