@@ -42,6 +42,7 @@ __all__ = [
     "TrainingDiverged",
     "evaluate_perplexity",
     "grad_clipping",
+    "max_epochs_from_env",
     "predict_ch8",
     "sgd",
     "train_ch8",
