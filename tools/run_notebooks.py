@@ -1,0 +1,63 @@
+"""Execute the notebooks top to bottom at full book length and save their outputs.
+
+    make notebooks                 # all of notebooks/*.ipynb
+    python tools/run_notebooks.py notebooks/02_gru_scratch.ipynb
+
+The committed outputs come from this run: no epoch cap (``D2L_MAX_EPOCHS`` is
+removed from the kernel's environment), the live plot in widget mode, which
+leaves a static PNG in the saved cell. Each notebook's first cell is rewritten
+from ``tools/notebook_cells.py`` first. Prints the time each notebook took.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+sys.path.insert(0, str(Path(__file__).parent))
+from notebook_cells import INSTALL_CELL  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(path: Path) -> float:
+    nb = nbformat.read(path, as_version=4)
+    first = nb.cells[0]
+    if first.cell_type != "code" or "install d2l_helpers" not in first.source:
+        raise SystemExit(f"{path}: the first cell must be the install cell from tools/notebook_cells.py")
+    first.source = INSTALL_CELL
+    client = NotebookClient(
+        nb,
+        timeout=None,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        store_widget_state=False,
+        record_timing=False,
+    )
+    start = time.perf_counter()
+    client.execute()
+    elapsed = time.perf_counter() - start
+    nbformat.write(nb, path)
+    return elapsed
+
+
+def main(argv: list[str]) -> None:
+    for var in ("D2L_MAX_EPOCHS", "D2L_PLOT"):
+        os.environ.pop(var, None)
+    paths = [Path(a) for a in argv] or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    total = 0.0
+    for path in paths:
+        print(f"{path.name}: running...", flush=True)
+        elapsed = run(path)
+        total += elapsed
+        print(f"{path.name}: {elapsed / 60:.1f} min", flush=True)
+    print(f"all: {total / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
