@@ -14,6 +14,7 @@ scratch), ``concise`` (``RNNModel``), ``train`` (training and prediction),
 """
 
 from .concise import RNNModel
+from .dashboard import plot_histories
 from .data import (
     DATA_URL,
     DataError,
@@ -90,6 +91,7 @@ __all__ = [
     "load_data_time_machine",
     "load_heldout_time_machine",
     "max_epochs_from_env",
+    "plot_histories",
     "predict_ch8",
     "read_time_machine",
     "rnn",

@@ -1,28 +1,365 @@
-"""Progress reporting for ``train_ch8``.
+"""The live training dashboard of ``train_ch8``, and a plot for comparing runs.
 
-``make_progress(mode, ...)`` returns an object with ``update(...)`` (one logged
-point) and ``close(status)`` (training ended: 'done', 'interrupted' or
-'error'). Modes:
+``train_ch8`` talks to this module through three calls::
 
-* ``'text'``: one concise line per logged point (scripts, terminals, CI logs);
-* ``'off'``: nothing;
-* ``'auto'``: chosen by ``$D2L_PLOT`` when set, else ``'text'``.
+    progress = make_progress(plot, num_epochs=num_epochs, heldout=heldout_iter is not None)
+    progress.update(epoch, perplexity, heldout=..., tokens_per_sec=..., sample=...)  # each logged point
+    progress.close(status)  # in a ``finally``: 'done', 'interrupted' or 'error'
+
+``make_progress`` returns one of three displays, chosen by ``plot=``:
+
+* ``'widget'``: one compact panel of core ipywidgets (so it works in Colab
+  too): a perplexity-per-epoch plot, a progress bar with elapsed time, ETA and
+  tokens/s, and the latest sample. It never clears the cell's output, so the
+  lines the book prints stay. ``close`` replaces the panel *in place* by a
+  static PNG of the final plot, whose title holds the final numbers, and
+  closes the widgets: a saved notebook shows an image that GitHub renders and
+  that reopens without "Error displaying widget".
+* ``'text'``: one line per logged point (scripts, terminals, CI logs).
+* ``'off'``: nothing.
+* ``'auto'`` (the default) reads ``$D2L_PLOT`` (widget, text or off) and,
+  when that is unset, picks ``'widget'`` inside a Jupyter kernel where
+  ipywidgets imports, and ``'text'`` everywhere else.
+
+The plot is drawn off-screen with matplotlib's Agg canvas, never pyplot, so no
+figure leaks into the notebook. Drawing takes time away from training, so the
+panel is refreshed at most about once a second (and never so often that
+drawing would take more than ~1 % of the time); the first point, the last
+epoch and the final figure are always drawn. Between changes of the axis
+limits a frame only redraws the lines onto a cached background (blitting):
+a few milliseconds instead of a full draw.
+
+``plot_histories({label: history, ...})`` draws finished runs on one figure,
+for comparing them; the figure shows as one PNG when it ends a notebook cell.
+
+matplotlib and ipywidgets are imported only when a plot is made.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
+import html
+import io
+import math
 import os
+import sys
 import time
+import warnings
 
-__all__ = ["make_progress"]
+__all__ = ["PerplexityPlot", "RateLimiter", "TextProgress", "WidgetProgress", "make_progress", "plot_histories"]
 
 ENV_PLOT = "D2L_PLOT"
 MODES = ("auto", "widget", "text", "off")
+# The text/plain the panel and its final image carry. Constant, so that nbval's
+# strict comparison of a saved notebook passes (it skips PNG and widget views).
+PLAIN_TEXT = "<d2l training plot>"
+MIN_INTERVAL = 1.0  # seconds between two refreshes of the panel, at least...
+MAX_SHARE = 0.01  # ...and long enough that drawing takes at most this share of the time
+
+
+# --------------------------------------------------------------------------
+# Choosing the display
+# --------------------------------------------------------------------------
+
+
+def _in_kernel() -> bool:
+    """Whether this runs in a Jupyter kernel (JupyterLab, Notebook, VS Code, Colab)."""
+    ipython = sys.modules.get("IPython")  # never import IPython just to ask
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
+
+
+def _have_ipywidgets() -> bool:
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def resolve_mode(mode: str = "auto") -> str:
+    """The display ``mode`` stands for: ``'widget'``, ``'text'`` or ``'off'``."""
+    if not isinstance(mode, str) or mode.strip().lower() not in MODES:
+        raise ValueError(f"plot must be one of 'auto', 'widget', 'text', 'off'; got {mode!r}")
+    mode = mode.strip().lower()
+    if mode == "auto":
+        raw = os.environ.get(ENV_PLOT, "")
+        mode = raw.strip().lower() or "auto"
+        if mode not in MODES:
+            raise ValueError(
+                f"${ENV_PLOT} must be one of widget, text, off (or auto); got {raw!r}. "
+                "Unset it to choose automatically."
+            )
+    if mode == "auto":
+        mode = "widget" if _in_kernel() and _have_ipywidgets() else "text"
+    return mode
+
+
+def make_progress(mode, num_epochs, heldout=False):
+    """The progress display for ``train_ch8``: an object with ``update`` and ``close``."""
+    mode = resolve_mode(mode)
+    if mode == "widget" and not (_in_kernel() and _have_ipywidgets()):
+        warnings.warn(
+            "the widget dashboard needs a Jupyter kernel with ipywidgets; printing text lines instead",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        mode = "text"
+    if mode == "off":
+        return _Off()
+    if mode == "text":
+        return TextProgress(num_epochs)
+    return WidgetProgress(num_epochs, heldout=heldout)
+
+
+# --------------------------------------------------------------------------
+# Words and numbers
+# --------------------------------------------------------------------------
 
 
 def _fmt_time(seconds: float) -> str:
     seconds = int(round(seconds))
     return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _perplexities(perplexity, heldout=None) -> str:
+    text = f"perplexity {perplexity:.2f}"
+    return text if heldout is None else f"{text} · held-out {heldout:.2f}"
+
+
+def _timing(epoch, num_epochs, elapsed, tokens_per_sec=None) -> str:
+    """'12/50 · 0:14 elapsed · ETA 0:44 · 41,234 tokens/s'."""
+    eta = _fmt_time(elapsed / epoch * (num_epochs - epoch)) if epoch > 0 else "–"
+    parts = [f"{epoch}/{num_epochs}", f"{_fmt_time(elapsed)} elapsed", f"ETA {eta}"]
+    if tokens_per_sec is not None:
+        parts.append(f"{tokens_per_sec:,.0f} tokens/s")
+    return " · ".join(parts)
+
+
+def _summary(status, num_epochs, point, elapsed) -> str:
+    """The final figure's title: how training ended and its last numbers."""
+    how = {"done": "finished", "interrupted": "interrupted"}.get(status, "stopped by an error")
+    if point is None:
+        return f"{how} before the first logged point"
+    epoch, perplexity, heldout, tokens_per_sec = point
+    if status == "done":
+        head = f"{epoch} epochs in {_fmt_time(elapsed)}"
+    else:
+        head = f"{how} after epoch {epoch} of {num_epochs}"
+    speed = [] if tokens_per_sec is None else [f"{tokens_per_sec:,.0f} tokens/s"]
+    return " · ".join([head, _perplexities(perplexity, heldout), *speed])
+
+
+# --------------------------------------------------------------------------
+# The figure
+# --------------------------------------------------------------------------
+
+
+@functools.cache
+def _figure_class():
+    """``matplotlib.figure.Figure`` that shows as a PNG in a notebook, without pyplot."""
+    from matplotlib.figure import Figure
+
+    class PerplexityFigure(Figure):
+        def _repr_png_(self):
+            return _png(self.canvas, redraw=True)
+
+    return PerplexityFigure
+
+
+def _new_figure(figsize, dpi=100):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure = _figure_class()(figsize=figsize, dpi=dpi)
+    FigureCanvasAgg(figure)  # attaches itself as figure.canvas
+    return figure
+
+
+def _png(canvas, redraw=False) -> bytes:
+    """The canvas as PNG bytes (fast zlib level: frames are sent once and thrown away)."""
+    from PIL import Image
+
+    if redraw:
+        canvas.draw()
+    width, height = canvas.get_width_height(physical=True)
+    image = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="png", compress_level=3)
+    return buffer.getvalue()
+
+
+def _nice(value, up):
+    """The nearest of ..., 1, 2, 5, 10, 20, 50, ... above (``up``) or below ``value`` > 0."""
+    exponent = math.floor(math.log10(value))
+    steps = [m * 10.0**exponent for m in (1, 2, 5, 10)]
+    return min(s for s in steps if s >= value * (1 - 1e-9)) if up else max(s for s in steps if s <= value * (1 + 1e-9))
+
+
+def _nice_limits(values, down_to_1=False):
+    """Log-axis limits on the 1-2-5 grid around ``values``; never below 1 if no value is.
+
+    ``down_to_1`` puts the bottom at 1, where perplexity is heading, whenever
+    no value is below it: the live plot then keeps its limits (and its cached
+    background) for the whole run, as perplexity falls from ~28 towards 1.
+    """
+    values = [v for v in values if math.isfinite(v) and v > 0]
+    if not values:
+        return (1.0, 50.0)
+    low, high = min(values), max(values)
+    bottom = _nice(low / 1.05, up=False)
+    if low >= 1:
+        bottom = 1.0 if down_to_1 else max(bottom, 1.0)  # perplexity is never below 1
+    return bottom, _nice(high * 1.05, up=True)
+
+
+def _style_axes(ax):
+    """Perplexity on a log axis with plain tick labels (1, 2, 5, 10, 20): readable from ~28 down to ~1."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 3.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch", fontsize=9)
+    ax.set_ylabel("perplexity", fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.grid(True, which="major", alpha=0.3)
+
+
+class PerplexityPlot:
+    """Training (and held-out) perplexity against epoch, drawn off-screen.
+
+    ``add`` appends a point, ``frame()`` renders the live figure to PNG bytes
+    and ``final(title)`` the finished one. The lines are created once and
+    their data replaced; while the axis limits stay the same a frame restores
+    the cached background (axes, ticks, labels) and draws only the lines.
+    """
+
+    def __init__(self, num_epochs, heldout=False, figsize=(5.6, 2.8), dpi=100):
+        self.figure = _new_figure(figsize, dpi)
+        self.figure.subplots_adjust(left=0.1, right=0.98, top=0.9, bottom=0.16)
+        self.ax = self.figure.add_subplot()
+        _style_axes(self.ax)
+        self.ax.set_xlim(0, max(num_epochs, 1))
+        self.epochs, self.perplexity, self.heldout_epochs, self.heldout = [], [], [], []
+        (self.train_line,) = self.ax.plot([], [], ".-", color="C0", markersize=4, label="training")
+        self.lines = [self.train_line]
+        if heldout:
+            (self.heldout_line,) = self.ax.plot([], [], ".--", color="C1", markersize=4, label="held-out")
+            self.lines.append(self.heldout_line)
+        self.ax.legend(loc="upper right", fontsize=8)
+        self.title = self.ax.set_title("", fontsize=9, loc="left")
+        # Animated artists are left out of canvas.draw(): the background holds
+        # everything else (the legend too: drawing it each frame would cost as
+        # much as the rest of the frame), and frame() draws these on top.
+        self.animated = [*self.lines, self.title]
+        for artist in self.animated:
+            artist.set_animated(True)
+        self.limits = None
+        self.background = None
+        self.full_draws = 0
+
+    def add(self, epoch, perplexity, heldout=None):
+        self.epochs.append(epoch)
+        self.perplexity.append(perplexity)
+        self.train_line.set_data(self.epochs, self.perplexity)
+        if heldout is not None and len(self.lines) > 1:
+            self.heldout_epochs.append(epoch)
+            self.heldout.append(heldout)
+            self.heldout_line.set_data(self.heldout_epochs, self.heldout)
+
+    def frame(self, title="") -> bytes:
+        """The live figure as PNG bytes."""
+        self.title.set_text(title)
+        limits = _nice_limits(self.perplexity + self.heldout, down_to_1=True)
+        if limits != self.limits or self.background is None:
+            self.limits = limits
+            self.ax.set_ylim(*limits)
+            self.figure.canvas.draw()  # a full draw, without the animated artists
+            self.full_draws += 1
+            self.background = self.figure.canvas.copy_from_bbox(self.figure.bbox)
+        else:
+            self.figure.canvas.restore_region(self.background)
+        for artist in self.animated:
+            self.ax.draw_artist(artist)
+        return _png(self.figure.canvas)
+
+    def final(self, title="") -> bytes:
+        """The finished figure, with ``title``, as PNG bytes (a full draw; no frame() after it)."""
+        for artist in self.animated:
+            artist.set_animated(False)  # drawn in order, under the legend
+        self.title.set_text(title)
+        self.ax.set_ylim(*_nice_limits(self.perplexity + self.heldout))
+        self.background = None
+        return _png(self.figure.canvas, redraw=True)
+
+
+def plot_histories(histories, title=None, heldout=True):
+    """Perplexity per epoch of several runs on one figure, for comparing them.
+
+    ``histories`` maps a label to the :class:`~d2l_helpers.train.History` that
+    ``train_ch8`` returned. Held-out perplexity, where a run logged it, is
+    drawn dashed in the same colour (``heldout=False`` leaves it out). Returns
+    a ``matplotlib.figure.Figure`` drawn off-screen (no pyplot): as the last
+    expression of a notebook cell it shows as one PNG; ``fig.savefig(path)``
+    writes it to a file.
+    """
+    if not isinstance(histories, dict) or not histories:
+        raise TypeError(f"histories must be a non-empty dict {{label: History}}, got {type(histories).__name__}")
+    figure = _new_figure((6.4, 3.4))
+    ax = figure.add_subplot()
+    _style_axes(ax)
+    values = []
+    for i, (label, history) in enumerate(histories.items()):
+        if not hasattr(history, "perplexity") or not hasattr(history, "heldout_perplexity"):
+            raise TypeError(f"histories[{label!r}] must be a History (what train_ch8 returns)")
+        color = f"C{i % 10}"
+        ax.plot(history.epochs, history.perplexity, "-", color=color, label=str(label))
+        values += history.perplexity
+        if heldout and history.heldout_perplexity:
+            ax.plot(history.heldout_epochs, history.heldout_perplexity, ".--", color=color, label=f"{label} (held-out)")
+            values += history.heldout_perplexity
+    ax.set_ylim(*_nice_limits(values))
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+# --------------------------------------------------------------------------
+# When to redraw
+# --------------------------------------------------------------------------
+
+
+class RateLimiter:
+    """Says when the next refresh may happen.
+
+    The first one at once; then no sooner than ``min_interval`` seconds after
+    the previous one started, nor sooner than its cost divided by
+    ``max_share`` (a 20 ms refresh with max_share=0.01 waits 2 s), so that
+    refreshing takes at most about that share of the time on a slow machine too.
+    The cost is CPU time, so that a busy machine pausing the process in the
+    middle of a refresh does not hold the next one back for long.
+    """
+
+    def __init__(self, min_interval=MIN_INTERVAL, max_share=MAX_SHARE, clock=time.perf_counter):
+        self.min_interval, self.max_share, self.clock = min_interval, max_share, clock
+        self.next_time = -math.inf
+
+    def ready(self) -> bool:
+        return self.clock() >= self.next_time
+
+    def record(self, started, cost):
+        """A refresh started at ``started`` (a clock reading) and took ``cost`` seconds of CPU time."""
+        self.next_time = started + max(self.min_interval, max(cost, 0.0) / self.max_share)
+
+
+# --------------------------------------------------------------------------
+# The three displays
+# --------------------------------------------------------------------------
 
 
 class _Off:
@@ -34,41 +371,90 @@ class _Off:
 
 
 class TextProgress:
-    """Print one line per logged point: epoch, perplexities, speed, elapsed, ETA."""
+    """One line per logged point: epoch, perplexities, speed, elapsed time and ETA."""
 
     def __init__(self, num_epochs, clock=time.perf_counter, out=print):
         self.num_epochs, self.clock, self.out = num_epochs, clock, out
         self.t0 = clock()
 
     def update(self, epoch, perplexity, heldout=None, tokens_per_sec=None, sample=None):
-        elapsed = self.clock() - self.t0
-        eta = elapsed / epoch * (self.num_epochs - epoch)
-        parts = [f"epoch {epoch:>{len(str(self.num_epochs))}}/{self.num_epochs}", f"perplexity {perplexity:.2f}"]
-        if heldout is not None:
-            parts.append(f"held-out {heldout:.2f}")
-        if tokens_per_sec is not None:
-            parts.append(f"{tokens_per_sec:,.0f} tokens/s")
-        parts.append(f"elapsed {_fmt_time(elapsed)}, ETA {_fmt_time(eta)}")
-        self.out("  ".join(parts))
+        timing = _timing(epoch, self.num_epochs, self.clock() - self.t0, tokens_per_sec)
+        self.out(f"epoch {timing} · {_perplexities(perplexity, heldout)}")
 
     def close(self, status):
         pass
 
 
-def resolve_mode(mode: str) -> str:
-    """The concrete mode for ``mode`` (``'auto'`` reads ``$D2L_PLOT``)."""
-    if mode == "auto":
-        mode = os.environ.get(ENV_PLOT, "").strip().lower() or "auto"
-        if mode not in MODES:
-            raise ValueError(f"{ENV_PLOT} must be one of widget, text, off; got {os.environ[ENV_PLOT]!r}")
-    if mode not in MODES:
-        raise ValueError(f"plot must be one of {MODES}, got {mode!r}")
-    return "text" if mode in ("auto", "widget") else mode
+class WidgetProgress:
+    """The live panel: plot, progress bar with timings, latest sample; a static PNG once closed.
+
+    ``display`` (IPython's by default), ``clock`` and ``cpu_clock`` (what a
+    refresh costs) can be replaced, which is how the tests run it without a
+    frontend.
+    """
+
+    def __init__(self, num_epochs, heldout=False, *, clock=time.perf_counter, cpu_clock=time.thread_time, display=None):
+        import ipywidgets as widgets
+
+        if display is None:
+            from IPython.display import display
+        self.num_epochs, self.clock, self.cpu_clock = num_epochs, clock, cpu_clock
+        self.limiter = RateLimiter(clock=clock)
+        self.plot = PerplexityPlot(num_epochs, heldout=heldout)
+        self.point = None  # the latest (epoch, perplexity, heldout, tokens_per_sec)
+        self.sample = None
+        self.frames = 0  # plot images sent, for the tests
+        self.closed = False
+
+        width = self.plot.figure.canvas.get_width_height()[0]
+        # At its own size: a VBox would stretch it to the page's width, blurred.
+        self.image = widgets.Image(value=self.plot.frame(), format="png", layout={"width": f"{width}px"})
+        self.bar = widgets.IntProgress(value=0, min=0, max=num_epochs, description="epoch", bar_style="info")
+        self.timing = widgets.Label(_timing(0, num_epochs, 0.0))
+        self.text = widgets.HTML(_sample_html("…"))
+        self.box = widgets.VBox([self.image, widgets.HBox([self.bar, self.timing]), self.text])
+        self.widgets = [self.box, self.box.children[1], self.image, self.bar, self.timing, self.text]
+        view = self.box._repr_mimebundle_()["application/vnd.jupyter.widget-view+json"]
+        bundle = {"text/plain": PLAIN_TEXT, "application/vnd.jupyter.widget-view+json": view}
+        self.handle = display(bundle, raw=True, display_id=True)
+        self.t0 = clock()
+
+    def update(self, epoch, perplexity, heldout=None, tokens_per_sec=None, sample=None):
+        self.plot.add(epoch, perplexity, heldout)
+        self.point = (epoch, perplexity, heldout, tokens_per_sec)
+        if sample is not None:
+            self.sample = sample
+        if epoch >= self.num_epochs or self.limiter.ready():
+            started, cpu = self.clock(), self.cpu_clock()
+            self._refresh()
+            self.limiter.record(started, self.cpu_clock() - cpu)
+
+    def _refresh(self):
+        epoch, perplexity, heldout, tokens_per_sec = self.point
+        self.image.value = self.plot.frame(f"epoch {epoch}/{self.num_epochs} · {_perplexities(perplexity, heldout)}")
+        self.frames += 1
+        self.bar.value = epoch
+        self.timing.value = _timing(epoch, self.num_epochs, self.clock() - self.t0, tokens_per_sec)
+        if self.sample is not None:
+            self.text.value = _sample_html(self.sample)
+
+    def close(self, status):
+        """Replace the panel by the final figure as a PNG, then close the widgets."""
+        if self.closed:
+            return
+        self.closed = True
+        title = _summary(status, self.num_epochs, self.point, self.clock() - self.t0)
+        png = self.plot.final(title)
+        self.handle.update({"image/png": base64.b64encode(png).decode("ascii"), "text/plain": PLAIN_TEXT}, raw=True)
+        # A notebook runner may store the last state of closed widgets in the
+        # notebook (nbclient does): leave it nothing big to store.
+        self.image.value = b""
+        for widget in self.widgets:
+            widget.close()
 
 
-def make_progress(mode, num_epochs, heldout=False):
-    """A progress reporter for ``train_ch8`` in the given mode."""
-    mode = resolve_mode(mode)
-    if mode == "off":
-        return _Off()
-    return TextProgress(num_epochs)
+def _sample_html(sample):
+    return (
+        '<div style="font-family: monospace; white-space: pre-wrap; line-height: 1.3">'
+        f"<b>sample</b> {html.escape(sample)}</div>"
+    )

@@ -11,10 +11,17 @@
 and adds, as keyword arguments with the book's behaviour as default:
 ``grad_clip`` (the clipping threshold, 1 in the book), ``heldout_iter`` (to
 report perplexity on text the model never trained on), ``plot`` (the live
-dashboard's mode) and ``log_every``. It returns a :class:`History`.
+dashboard's mode), ``log_every`` and ``fast``. It returns a :class:`History`.
+
+For the models it knows (the book's scratch RNN and GRU, one-layer ``nn.RNN``
+and ``nn.GRU``) training runs a hand-written forward and backward pass that
+computes the same values and gradients with far less overhead; see
+:mod:`d2l_helpers.fast`. ``fast=False`` or ``D2L_FAST=0`` trains exactly as
+written; if the fast path ever fails, training goes on without it.
 
 It treats every model alike: anything with ``begin_state(batch_size=, device=)``,
-``net(X, state) -> (Y, state)`` and ``parameters()`` trains, whether written
+``net(X, state) -> (Y, state)`` and ``parameters()`` (or, like the book's own
+``RNNModelScratch`` typed in from §8.5, a ``params`` list) trains, whether written
 from scratch or built from ``nn`` layers.
 
 The environment variable ``D2L_MAX_EPOCHS`` caps the number of epochs (CI
@@ -34,6 +41,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from . import fast as _fast
 from .dashboard import make_progress
 from .utils import Accumulator, Timer
 
@@ -67,6 +75,7 @@ class History:
     heldout_perplexity: list[float] = field(default_factory=list)
     num_epochs: int = 0  # epochs asked for (after the cap)
     interrupted: bool = False
+    fast_path: str | None = None  # the fast kernel that trained (see d2l_helpers.fast), None: as written
 
     @property
     def epochs(self) -> list[int]:
@@ -121,21 +130,30 @@ def predict_ch8(prefix, num_preds, net, vocab, device):
 # --------------------------------------------------------------------------
 
 
+def _parameters(net):
+    """The trainable tensors: ``net.parameters()``, or ``net.params`` of the book's own scratch class."""
+    if hasattr(net, "parameters"):
+        return list(net.parameters())
+    if hasattr(net, "params"):
+        return list(net.params)
+    raise TypeError("net must have parameters() (an nn.Module, d2l.RNNModelScratch) or a params list")
+
+
 def grad_clipping(net, theta):
     """Scale all gradients so that their joint L2 norm is at most ``theta``.
 
     The scale is min(1, theta / norm), computed on the device, so clipping
-    never waits for the GPU.
+    never waits for the GPU. The norm is sqrt(sum of every squared gradient
+    entry), as in the book, taken with ``torch._foreach_*`` operations: one
+    call for all the gradients instead of three per tensor.
     """
     if not (isinstance(theta, (int, float)) and not isinstance(theta, bool) and theta > 0):
         raise ValueError(f"theta must be a positive number, got {theta!r}")
-    grads = [p.grad for p in net.parameters() if p.requires_grad and p.grad is not None]
+    grads = [p.grad for p in _parameters(net) if p.requires_grad and p.grad is not None]
     if not grads:
         return
-    norm = torch.sqrt(sum(torch.sum(g**2) for g in grads))
-    scale = torch.clamp(theta / norm, max=1.0)
-    for g in grads:
-        g.mul_(scale)
+    norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))  # sqrt(sum of |g|^2)
+    torch._foreach_mul_(grads, torch.clamp(theta / norm, max=1.0))
 
 
 def sgd(params, lr, batch_size):
@@ -165,11 +183,33 @@ class _SGD:
         self.updater(batch_size=1)
 
 
+class _PlainSGD:
+    """Minibatch SGD without momentum, as ``torch.optim.SGD(params, lr)`` computes it: p <- p - lr * grad.
+
+    Written out because the first use of ``torch.optim`` imports
+    ``torch._dynamo``: seconds of start-up and a larger process, for a
+    one-line update.
+    """
+
+    def __init__(self, params, lr):
+        self.params, self.lr = list(params), lr
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    def step(self):
+        with torch.no_grad():
+            for p in self.params:
+                if p.grad is not None:
+                    p.add_(p.grad, alpha=-self.lr)
+
+
 def _as_optimizer(updater, net):
     if hasattr(updater, "step") and hasattr(updater, "zero_grad"):
         return updater
     if callable(updater):
-        return _SGD(updater, net.parameters())
+        return _SGD(updater, _parameters(net))
     raise TypeError("updater must be a torch.optim optimizer or a callable updater(batch_size)")
 
 
@@ -185,8 +225,44 @@ def _detach(state):
     return state.detach()
 
 
-def _epoch(net, train_iter, loss, optimizer, device, use_random_iter, grad_clip, stop, epoch):
+class _Forward:
+    """What computes ``net(X, state)`` in training: the fast path when there is one, else ``net``.
+
+    If the fast path raises, the batch is recomputed as written; when that
+    works, one note is printed and the rest of training runs as written.
+    """
+
+    def __init__(self, net, fast):
+        self.net = net
+        self.fast, self.name = _fast.accelerate(net, fast)
+
+    def loss_and_backward(self, X, state, y, loss, optimizer):
+        if self.fast is not None:
+            try:
+                return _forward_backward(self.fast, X, state, y, loss, optimizer)
+            except Exception as err:  # never stop a notebook because of the fast path
+                out = _forward_backward(self.net, X, state, y, loss, optimizer)  # raises if the model itself fails
+                print(
+                    f"Note: the fast training path stopped ({type(err).__name__}: {err}); "
+                    f"training continues as written ({_fast.ENV_FAST}=0 skips the fast path)."
+                )
+                self.fast, self.name = None, None
+                _fast.disable(self.net)
+                return out
+        return _forward_backward(self.net, X, state, y, loss, optimizer)
+
+
+def _forward_backward(forward, X, state, y, loss, optimizer):
+    y_hat, state = forward(X, state)
+    l = loss(y_hat, y.long()).mean()
+    optimizer.zero_grad()
+    l.backward()
+    return l, state
+
+
+def _epoch(net, train_iter, loss, optimizer, device, use_random_iter, grad_clip, stop, epoch, forward=None):
     """Train one epoch; return (perplexity, tokens/s, finished_all_batches)."""
+    forward = forward if forward is not None else _Forward(net, False)
     state, timer = None, Timer()
     metric = Accumulator(2)  # sum of training loss, number of tokens
     for X, Y in train_iter:
@@ -198,10 +274,7 @@ def _epoch(net, train_iter, loss, optimizer, device, use_random_iter, grad_clip,
             state = _detach(state)
         y = Y.T.reshape(-1)  # labels in (time, batch) order, like the outputs
         X, y = X.to(device), y.to(device)
-        y_hat, state = net(X, state)
-        l = loss(y_hat, y.long()).mean()
-        optimizer.zero_grad()
-        l.backward()
+        l, state = forward.loss_and_backward(X, state, y, loss, optimizer)
         if grad_clip is not None:
             grad_clipping(net, grad_clip)
         optimizer.step()
@@ -223,10 +296,11 @@ class _NoStop:
     requested = False
 
 
-def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, grad_clip=1):
+def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, grad_clip=1, fast=None):
     """Train a net within one epoch; return (perplexity, tokens per second)."""
     optimizer = _as_optimizer(updater, net)
-    ppl, speed, _ = _epoch(net, train_iter, loss, optimizer, device, use_random_iter, grad_clip, _NoStop, 1)
+    forward = _Forward(net, fast)
+    ppl, speed, _ = _epoch(net, train_iter, loss, optimizer, device, use_random_iter, grad_clip, _NoStop, 1, forward)
     return ppl, speed
 
 
@@ -312,8 +386,13 @@ def train_ch8(
     heldout_iter=None,
     plot="auto",
     log_every=10,
+    fast=None,
 ):
-    """Train a model (chapter 8); print samples and the final perplexity; return a History."""
+    """Train a model (chapter 8); print samples and the final perplexity; return a History.
+
+    ``fast``: None (the default) uses the fast path of :mod:`d2l_helpers.fast`
+    where it applies, unless ``$D2L_FAST`` is 0; False trains exactly as written.
+    """
     _positive("lr", lr)
     if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs <= 0:
         raise ValueError(f"num_epochs must be a positive int, got {num_epochs!r}")
@@ -324,20 +403,22 @@ def train_ch8(
     num_epochs = max_epochs_from_env(num_epochs)
 
     loss = nn.CrossEntropyLoss()
-    optimizer = torch.optim.SGD(net.parameters(), lr)
+    optimizer = _PlainSGD(_parameters(net), lr)
 
     def predict(prefix):
         return predict_ch8(prefix, 50, net, vocab, device)
 
-    history = History(device=str(device), num_epochs=num_epochs)
+    forward = _Forward(net, fast)
+    history = History(device=str(device), num_epochs=num_epochs, fast_path=forward.name)
     progress = make_progress(plot, num_epochs=num_epochs, heldout=heldout_iter is not None)
     status = "error"
     try:
         with _StopOnInterrupt() as stop:
             for epoch in range(1, num_epochs + 1):
                 ppl, speed, finished = _epoch(
-                    net, train_iter, loss, optimizer, device, use_random_iter, grad_clip, stop, epoch
+                    net, train_iter, loss, optimizer, device, use_random_iter, grad_clip, stop, epoch, forward
                 )
+                history.fast_path = forward.name
                 history.perplexity.append(ppl)
                 history.tokens_per_sec.append(speed)
                 last = epoch == num_epochs or not finished

@@ -21,7 +21,8 @@ def pytest_configure(config):
         os.environ["D2L_DATA_DIR"] = str(SHARED_DATA)
     # Set here (not in a fixture) so that notebook kernels started by nbval inherit them.
     os.environ.setdefault("D2L_MAX_EPOCHS", "2")
-    os.environ.setdefault("D2L_PLOT", "text")
+    # Notebook kernels run the widget dashboard, as learners see it: it ends as a PNG with constant text/plain.
+    os.environ.setdefault("D2L_PLOT", "widget")
     sys.path.insert(0, str(Path(__file__).parent))
 
 

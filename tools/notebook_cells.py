@@ -13,4 +13,7 @@ import subprocess
 import sys
 
 if importlib.util.find_spec("d2l_helpers") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "{INSTALL_SOURCE}"], check=True)'''
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "{INSTALL_SOURCE}"],
+        check=True,
+    )'''

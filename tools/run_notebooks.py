@@ -5,7 +5,9 @@
 
 The committed outputs come from this run: no epoch cap (``D2L_MAX_EPOCHS`` is
 removed from the kernel's environment), the live plot in widget mode, which
-leaves a static PNG in the saved cell. Each notebook's first cell is rewritten
+leaves a static PNG in the saved cell. The text comes from ``$D2L_DATA_DIR``,
+else from ``../shared/data`` beside the checkout when it is there, else it is
+downloaded as in the notebooks. Each notebook's first cell is rewritten
 from ``tools/notebook_cells.py`` first. Prints the time each notebook took.
 """
 
@@ -23,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from notebook_cells import INSTALL_CELL  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"  # beside the checkout, as in CI (tests/conftest.py does the same)
 
 
 def run(path: Path) -> float:
@@ -49,6 +52,8 @@ def run(path: Path) -> float:
 def main(argv: list[str]) -> None:
     for var in ("D2L_MAX_EPOCHS", "D2L_PLOT"):
         os.environ.pop(var, None)
+    if not os.environ.get("D2L_DATA_DIR") and (SHARED_DATA / "timemachine.txt").is_file():
+        os.environ["D2L_DATA_DIR"] = str(SHARED_DATA)
     paths = [Path(a) for a in argv] or sorted((ROOT / "notebooks").glob("*.ipynb"))
     total = 0.0
     for path in paths:

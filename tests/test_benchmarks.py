@@ -1,0 +1,65 @@
+"""The benchmark and reproduction scripts' arithmetic and verdicts (no training, no timing)."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import bench_train  # noqa: E402
+import reproduce  # noqa: E402
+
+
+def test_flops_per_token_counts_the_books_matmuls():
+    V = 28
+    # GRU h=256: forward 3 gates x 2 x 256 x (28 + 256) + output 2 x 256 x 28; x3 for training, less dX of one-hot
+    gru = 3 * (3 * 2 * 256 * (V + 256) + 2 * 256 * V) - 3 * 2 * 256 * V
+    assert bench_train.flops_per_token("scratch GRU h=256", V) == gru == 1_308_672
+    assert bench_train.flops_per_token("nn.GRU h=256", V) == gru
+    rnn = 3 * (2 * 512 * (V + 512) + 2 * 512 * V) - 2 * 512 * V
+    assert bench_train.flops_per_token("scratch RNN h=512", V) == rnn
+    lstm = 3 * (4 * 2 * 256 * (V + 256) + 4 * 2 * 256 * 512 + 2 * 256 * V) - 4 * 2 * 256 * V
+    assert bench_train.flops_per_token("nn.LSTM 2x256", V) == lstm
+
+
+def test_markdown_section_is_replaced_between_markers(tmp_path):
+    doc = tmp_path / "performance.md"
+    bench_train.write_markdown(doc, "first table")
+    assert "first table" in doc.read_text()
+    doc.write_text("# Title\n\nprose before\n\n" + doc.read_text().split("\n", 2)[2] + "\nprose after\n")
+    bench_train.write_markdown(doc, "second table")
+    text = doc.read_text()
+    assert "second table" in text and "first table" not in text
+    assert text.startswith("# Title\n\nprose before") and text.rstrip().endswith("prose after")
+
+
+def _result(ppl):
+    return {
+        "perplexity": [20.0, ppl],
+        "tokens_per_sec": [1000.0, 1200.0],
+        "heldout_epochs": [2],
+        "heldout_perplexity": [5.0],
+        "fast_path": "scratch GRU kernel",
+        "wall_s": 60.0,
+        "peak_rss_mb": 270.0,
+        "samples": ["time traveller x", "traveller x"],
+    }
+
+
+@pytest.mark.parametrize("ppl, fails", [(1.1, False), (1.3, False), (1.31, True), (3.0, True)])
+def test_reproduction_fails_above_the_books_perplexity_plus_tolerance(ppl, fails):
+    failed = reproduce.failures({"gru_scratch": _result(ppl)})  # the book: 1.1
+    assert bool(failed) == fails
+    if fails:
+        assert "scratch GRU h=256" in failed[0] and "> book 1.1 + 0.2" in failed[0]
+
+
+def test_reproduction_report_has_a_verdict_per_configuration():
+    results = {"gru_scratch": _result(1.05), "rnn_random": _result(2.5)}
+    text = reproduce.report(results, reproduce.EPOCHS, 1, 0.5, 600.0, "reproduction.png")
+    assert "| scratch GRU h=256 | zh §9.1 | 1.1 | 1.05 |" in text and "| ok |" in text
+    assert "**FAILED**" in text  # the random-sampling RNN: 2.5 > 1.5 + 0.2
+    assert "time travelleryou can show black is white" in text  # the book's sample, for comparison
+    short = reproduce.report(results, 20, 1, 0.5, 60.0, "reproduction.png")
+    assert "no verdict" in short and "FAILED" not in short
