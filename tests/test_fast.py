@@ -3,6 +3,9 @@
 Nothing here depends on timing: speed is measured by benchmarks/bench_train.py.
 """
 
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -11,37 +14,16 @@ from torch.nn import functional as F
 import d2l_helpers as d2l
 from d2l_helpers import fast, kernels
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from book_models import gru as book_gru  # noqa: E402  (the book's own code, as a learner types it in)
+from book_models import rnn as book_rnn  # noqa: E402
+
 V, H = 28, 16
 
 
 # --------------------------------------------------------------------------
-# The book's own code, as a learner types it in the notebook (zh §8.5, §9.1)
+# Variants of the book's code (the book's own rnn and gru come from benchmarks/book_models.py)
 # --------------------------------------------------------------------------
-
-
-def book_rnn(inputs, state, params):
-    W_xh, W_hh, b_h, W_hq, b_q = params
-    (H,) = state
-    outputs = []
-    for X in inputs:
-        H = torch.tanh(torch.mm(X, W_xh) + torch.mm(H, W_hh) + b_h)
-        Y = torch.mm(H, W_hq) + b_q
-        outputs.append(Y)
-    return torch.cat(outputs, dim=0), (H,)
-
-
-def book_gru(inputs, state, params):
-    W_xz, W_hz, b_z, W_xr, W_hr, b_r, W_xh, W_hh, b_h, W_hq, b_q = params
-    (H,) = state
-    outputs = []
-    for X in inputs:
-        Z = torch.sigmoid((X @ W_xz) + (H @ W_hz) + b_z)
-        R = torch.sigmoid((X @ W_xr) + (H @ W_hr) + b_r)
-        H_tilda = torch.tanh((X @ W_xh) + ((R * H) @ W_hh) + b_h)
-        H = Z * H + (1 - Z) * H_tilda
-        Y = H @ W_hq + b_q
-        outputs.append(Y)
-    return torch.cat(outputs, dim=0), (H,)
 
 
 def swapped_gru(inputs, state, params):
