@@ -22,7 +22,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import book_models  # noqa: E402
+from bench_train import machine  # noqa: E402
 
 import d2l_helpers as d2l  # noqa: E402
 
@@ -115,16 +115,6 @@ def failures(results):
     ]
 
 
-def machine():
-    cpu = platform.processor() or "unknown CPU"
-    if Path("/proc/cpuinfo").exists():
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return f"{cpu}, {os.cpu_count()} logical cores, torch {torch.__version__}, {torch.get_num_threads()} torch threads"
-
-
 def plot(results, path):
     from matplotlib.figure import Figure
 
@@ -157,7 +147,8 @@ def report(results, epochs, threads, load, elapsed, png_name):
         "the first 10,000 characters, on the default training path. Held-out perplexity is measured on the "
         "10,000 characters that follow (`load_heldout_time_machine`). The scratch models are the book's own code.",
         "",
-        f"Machine: {machine()}. Load average (1 min) at the start: {load:.2f}; the machine was shared with "
+        f"Machine: {machine(d2l.try_gpu())}. Load average (1 min) at the start: {load:.2f}; "
+        "the machine was shared with "
         "other work, so the tokens/s here are indicative only (see [performance.md](performance.md) for the "
         f"side-by-side benchmark). Total time: {elapsed / 60:.1f} minutes.",
         "",
