@@ -260,9 +260,8 @@ def _forward_backward(forward, X, state, y, loss, optimizer):
     return l, state
 
 
-def _epoch(net, train_iter, loss, optimizer, device, use_random_iter, grad_clip, stop, epoch, forward=None):
-    """Train one epoch; return (perplexity, tokens/s, finished_all_batches)."""
-    forward = forward if forward is not None else _Forward(net, False)
+def _epoch(net, train_iter, loss, optimizer, device, use_random_iter, grad_clip, stop, epoch, forward):
+    """Train one epoch with ``forward`` (a :class:`_Forward`); return (perplexity, tokens/s, finished_all_batches)."""
     state, timer = None, Timer()
     metric = Accumulator(2)  # sum of training loss, number of tokens
     for X, Y in train_iter:
