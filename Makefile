@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	# Upstream d2l, only as the reference the tests compare against: its pins
-	# (numpy 1.23, torchvision) cannot install here, so it comes without deps
+	# (numpy 1.21.5, torchvision) cannot install here, so it comes without deps
 	# and the tests read its source instead of importing it.
 	$(BIN)/python -m pip install --quiet --no-deps d2l==0.17.6
 	touch $(STAMP)

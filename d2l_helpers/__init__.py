@@ -5,12 +5,17 @@ Use it as the book uses ``d2l``::
     import d2l_helpers as d2l
 
     train_iter, vocab = d2l.load_data_time_machine(32, 35)
-    net = d2l.RNNModel(nn.GRU(len(vocab), 256), len(vocab))
-    d2l.train_ch8(net, train_iter, vocab, 1, 500, d2l.try_gpu())
+    device = d2l.try_gpu()
+    net = d2l.RNNModel(nn.GRU(len(vocab), 256), len(vocab)).to(device)
+    d2l.train_ch8(net, train_iter, vocab, 1, 500, device)
 
 Modules: ``data`` (download, vocabulary, iterators), ``scratch`` (models from
 scratch), ``concise`` (``RNNModel``), ``train`` (training and prediction),
-``dashboard`` (the live plot), ``utils`` (devices, timers, seeds).
+``dashboard`` (the live plot), ``plotting`` (the book's ``Animator`` and
+``plot``), ``utils`` (devices, timers, seeds).
+
+``d2l.plt`` is ``matplotlib.pyplot``, imported on first use: importing this
+package does not import matplotlib.
 """
 
 from .concise import RNNModel
@@ -30,6 +35,7 @@ from .data import (
     seq_data_iter_sequential,
     tokenize,
 )
+from .plotting import Animator, plot, set_axes, set_figsize, use_svg_display
 from .scratch import (
     RNNModelScratch,
     deep_rnn,
@@ -57,13 +63,14 @@ from .train import (
     train_ch8,
     train_epoch_ch8,
 )
-from .utils import Accumulator, Timer, set_seed, try_all_gpus, try_gpu
+from .utils import Accumulator, Timer, reshape, set_seed, size, tensor, try_all_gpus, try_gpu
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DATA_URL",
     "Accumulator",
+    "Animator",
     "DataError",
     "History",
     "RNNModel",
@@ -91,18 +98,38 @@ __all__ = [
     "load_data_time_machine",
     "load_heldout_time_machine",
     "max_epochs_from_env",
+    "plot",
     "plot_histories",
     "predict_ch8",
     "read_time_machine",
+    "reshape",
     "rnn",
     "rnn_params_from_nn",
     "seq_data_iter_random",
     "seq_data_iter_sequential",
+    "set_axes",
+    "set_figsize",
     "set_seed",
     "sgd",
+    "size",
+    "tensor",
     "tokenize",
     "train_ch8",
     "train_epoch_ch8",
     "try_all_gpus",
     "try_gpu",
+    "use_svg_display",
 ]
+
+
+def __getattr__(name):
+    """``d2l.plt``: matplotlib.pyplot, imported only when first asked for."""
+    if name == "plt":
+        import matplotlib.pyplot as plt
+
+        return plt
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), "plt"])

@@ -23,6 +23,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import http.client
+import numbers
 import os
 import random
 import re
@@ -31,6 +32,8 @@ import urllib.request
 from pathlib import Path
 
 import torch
+
+from .utils import check_int
 
 __all__ = [
     "DATA_URL",
@@ -90,8 +93,14 @@ def _how_to_provide(name: str, sha1: str) -> str:
 
 def _fetch(url: str, dest: Path, sha1: str, timeout: float) -> None:
     """Stream ``url`` into ``dest`` atomically, verifying its SHA-1 first."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    except OSError as e:
+        raise DataError(
+            f"Cannot write to the cache folder {dest.parent}: {e}. Set {ENV_CACHE_DIR} to a folder you can "
+            f"write to, or {ENV_DATA_DIR} to a folder that holds {dest.name}."
+        ) from e
     try:
         h = hashlib.sha1()
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as r:
@@ -104,6 +113,11 @@ def _fetch(url: str, dest: Path, sha1: str, timeout: float) -> None:
                 "(truncated or modified in transit?). Nothing was written to the cache. "
                 + _how_to_provide(dest.name, sha1)
             )
+        # mkstemp makes the file private (0600); give the cached copy the
+        # permissions of any new file, so that a shared cache stays readable.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, dest)
     except DataError:
         raise
@@ -223,6 +237,7 @@ def _time_machine_chars() -> tuple[list[int], Vocab]:
 
 def load_corpus_time_machine(max_tokens: int = -1) -> tuple[list[int], Vocab]:
     """Return the character indices of the book (the first ``max_tokens`` if > 0) and its vocab."""
+    max_tokens = check_int("max_tokens", max_tokens, minimum=None)
     corpus, vocab = _time_machine_chars()
     if max_tokens > 0:
         corpus = corpus[:max_tokens]
@@ -262,22 +277,14 @@ def _as_rng(rng) -> random.Random:
         return random.Random(random.getrandbits(64))
     if isinstance(rng, random.Random):
         return rng
-    if isinstance(rng, int) and not isinstance(rng, bool):
-        return random.Random(rng)
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        return random.Random(int(rng))
     raise TypeError(f"rng must be None, an int seed or a random.Random, got {type(rng).__name__}")
 
 
-def _check_positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {value}")
-
-
-def _check_fits(corpus_len: int, batch_size: int, num_steps: int, random_iter: bool) -> None:
-    """Raise unless every possible offset yields at least one minibatch."""
-    _check_positive_int("batch_size", batch_size)
-    _check_positive_int("num_steps", num_steps)
+def _check_fits(corpus_len: int, batch_size: int, num_steps: int, random_iter: bool) -> tuple[int, int]:
+    """``(batch_size, num_steps)`` as ints; raise unless every possible offset yields a minibatch."""
+    batch_size, num_steps = check_int("batch_size", batch_size), check_int("num_steps", num_steps)
     if random_iter:  # worst offset num_steps - 1, and one token kept for the labels
         needed = batch_size * num_steps + num_steps
     else:  # worst offset num_steps; each row needs num_steps tokens plus a label
@@ -288,11 +295,12 @@ def _check_fits(corpus_len: int, batch_size: int, num_steps: int, random_iter: b
             f"num_steps={num_steps}: at least {needed} tokens are needed for one minibatch "
             "whatever the random offset. Use a smaller batch_size or num_steps, or more tokens."
         )
+    return batch_size, num_steps
 
 
 def seq_data_iter_random(corpus, batch_size: int, num_steps: int, rng=None):
     """Yield minibatches of subsequences by random sampling (see the diagram above)."""
-    _check_fits(len(corpus), batch_size, num_steps, random_iter=True)
+    batch_size, num_steps = _check_fits(len(corpus), batch_size, num_steps, random_iter=True)
     rng = _as_rng(rng)
     corpus = corpus[rng.randint(0, num_steps - 1) :]
     num_subseqs = (len(corpus) - 1) // num_steps
@@ -311,7 +319,7 @@ def seq_data_iter_sequential(corpus, batch_size: int, num_steps: int, rng=None, 
 
     ``offset`` fixes the starting offset instead of drawing it from ``rng``.
     """
-    _check_fits(len(corpus), batch_size, num_steps, random_iter=False)
+    batch_size, num_steps = _check_fits(len(corpus), batch_size, num_steps, random_iter=False)
     if offset is None:
         offset = _as_rng(rng).randint(0, num_steps)
     num_tokens = ((len(corpus) - offset - 1) // batch_size) * batch_size
@@ -330,8 +338,7 @@ class SeqDataLoader:
     """
 
     def __init__(self, batch_size, num_steps, use_random_iter, max_tokens, seed=None, corpus=None, vocab=None):
-        _check_positive_int("batch_size", batch_size)
-        _check_positive_int("num_steps", num_steps)
+        batch_size, num_steps = check_int("batch_size", batch_size), check_int("num_steps", num_steps)
         self.use_random_iter = bool(use_random_iter)
         self.data_iter_fn = seq_data_iter_random if use_random_iter else seq_data_iter_sequential
         if corpus is None:
@@ -355,8 +362,7 @@ class _HeldOut:
     """Fixed sequential minibatches over a slice of text (no random offset)."""
 
     def __init__(self, corpus, batch_size, num_steps):
-        _check_positive_int("batch_size", batch_size)
-        _check_positive_int("num_steps", num_steps)
+        batch_size, num_steps = check_int("batch_size", batch_size), check_int("num_steps", num_steps)
         if len(corpus) < batch_size * num_steps + 1:
             raise ValueError(f"{len(corpus)} held-out tokens are too few for one {batch_size}x{num_steps} minibatch")
         self.corpus, self.batch_size, self.num_steps = corpus, batch_size, num_steps
@@ -374,6 +380,7 @@ def load_heldout_time_machine(batch_size, num_steps, start=10000, num_tokens=100
     (from ``start``) in a fixed sequential order, with the same vocabulary, so
     that perplexity can be measured on text the model never saw.
     """
+    start, num_tokens = check_int("start", start, minimum=0), check_int("num_tokens", num_tokens)
     corpus, vocab = load_corpus_time_machine()
     if start < 0 or num_tokens <= 0 or start + num_tokens > len(corpus):
         raise ValueError(

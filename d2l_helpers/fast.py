@@ -21,7 +21,7 @@ operations a step, none recorded by autograd), compute every weight gradient
 with one matmul over the whole sequence, and reuse their buffers from one
 minibatch to the next. ``train_ch8`` also updates the weights with a plain
 loop instead of ``torch.optim.SGD`` (whose first use imports
-``torch._dynamo``: seconds, and ~40 MB).
+``torch._dynamo``: about a second, and ~70 MB).
 
 Known models: the book's scratch RNN (``rnn``) and GRU (``gru``, the reset gate
 before the matmul), each with the book's parameter layout, and ``RNNModel``
@@ -74,7 +74,12 @@ def fast_enabled(fast=None) -> bool:
     """``fast`` if given, else ``$D2L_FAST`` ('0', 'off', 'false', 'no' turn it off), else on."""
     if fast is not None:
         return bool(fast)
-    return os.environ.get(ENV_FAST, "1").strip().lower() not in ("0", "off", "false", "no")
+    raw = os.environ.get(ENV_FAST, "").strip().lower()
+    if raw in ("", "1", "on", "true", "yes"):
+        return True
+    if raw in ("0", "off", "false", "no"):
+        return False
+    raise ValueError(f"${ENV_FAST} must be 1/on/true/yes or 0/off/false/no, got {os.environ[ENV_FAST]!r}")
 
 
 # --------------------------------------------------------------------------

@@ -28,10 +28,13 @@ Two forms of the GRU live here, because they are different models:
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import torch
 from torch.nn import functional as F
+
+from .utils import check_int
 
 __all__ = [
     "RNNModelScratch",
@@ -187,12 +190,12 @@ def gru_params_from_nn(gru_layer: torch.nn.GRU, linear: torch.nn.Linear) -> list
 
 
 def _sizes(num_hiddens) -> list[int]:
-    if isinstance(num_hiddens, int):
+    if isinstance(num_hiddens, numbers.Integral):
         raise TypeError("deep models take num_hiddens as a list of per-layer sizes, e.g. [256, 128]")
     sizes = list(num_hiddens)
-    if not sizes or any(isinstance(h, bool) or not isinstance(h, int) or h <= 0 for h in sizes):
+    if not sizes or any(isinstance(h, bool) or not isinstance(h, numbers.Integral) or h <= 0 for h in sizes):
         raise ValueError(f"num_hiddens must be a non-empty list of positive ints, got {num_hiddens!r}")
-    return sizes
+    return [int(h) for h in sizes]
 
 
 _PER_LAYER = {"rnn": 3, "gru": 9}
@@ -276,7 +279,7 @@ def rnn_params_from_nn(rnn_layer: torch.nn.RNN, linear: torch.nn.Linear) -> list
 
 
 def _state_batch(state):
-    first = state[0] if isinstance(state, tuple) else state
+    first = state[0] if isinstance(state, (tuple, list)) else state
     return first.shape[-2]
 
 
@@ -284,8 +287,14 @@ class RNNModelScratch:
     """A recurrent model built from ``get_params``, ``init_state`` and ``forward_fn``."""
 
     def __init__(self, vocab_size, num_hiddens, device, get_params, init_state, forward_fn):
-        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size <= 0:
-            raise ValueError(f"vocab_size must be a positive int, got {vocab_size!r}")
+        vocab_size = check_int("vocab_size", vocab_size)
+        if isinstance(num_hiddens, numbers.Integral):
+            num_hiddens = check_int("num_hiddens", num_hiddens)
+        elif isinstance(num_hiddens, str) or not isinstance(num_hiddens, Sequence):
+            raise TypeError(
+                f"num_hiddens must be an int (a list of ints for a deep model), got {type(num_hiddens).__name__} "
+                f"{num_hiddens!r}"
+            )
         self.vocab_size, self.num_hiddens = vocab_size, num_hiddens
         self.params = get_params(vocab_size, num_hiddens, device)
         self.init_state, self.forward_fn = init_state, forward_fn

@@ -43,7 +43,7 @@ from torch import nn
 
 from . import fast as _fast
 from .dashboard import make_progress
-from .utils import Accumulator, Timer
+from .utils import Accumulator, Timer, check_int, check_positive
 
 __all__ = [
     "History",
@@ -101,14 +101,14 @@ def predict_ch8(prefix, num_preds, net, vocab, device):
     """Generate ``num_preds`` tokens following ``prefix`` (greedy: the most likely one)."""
     if not isinstance(prefix, str) or not prefix:
         raise ValueError(f"prefix must be a non-empty string, got {prefix!r}")
-    if isinstance(num_preds, bool) or not isinstance(num_preds, int) or num_preds < 0:
-        raise ValueError(f"num_preds must be an int >= 0, got {num_preds!r}")
+    num_preds = check_int("num_preds", num_preds, minimum=0)
     unknown = sorted({ch for ch in prefix if ch not in vocab.token_to_idx})
     if unknown:
         raise ValueError(
             f"prefix {prefix!r} has characters the vocabulary does not know: {unknown}. "
             "The Time Machine vocabulary is lower-case a-z and space; try prefix.lower()."
         )
+    _check_device(net, device)
     with torch.no_grad():
         state = net.begin_state(batch_size=1, device=device)
         outputs = [vocab[prefix[0]]]
@@ -147,8 +147,7 @@ def grad_clipping(net, theta):
     entry), as in the book, taken with ``torch._foreach_*`` operations: one
     call for all the gradients instead of three per tensor.
     """
-    if not (isinstance(theta, (int, float)) and not isinstance(theta, bool) and theta > 0):
-        raise ValueError(f"theta must be a positive number, got {theta!r}")
+    theta = check_positive("theta", theta)
     grads = [p.grad for p in _parameters(net) if p.requires_grad and p.grad is not None]
     if not grads:
         return
@@ -187,7 +186,7 @@ class _PlainSGD:
     """Minibatch SGD without momentum, as ``torch.optim.SGD(params, lr)`` computes it: p <- p - lr * grad.
 
     Written out because the first use of ``torch.optim`` imports
-    ``torch._dynamo``: seconds of start-up and a larger process, for a
+    ``torch._dynamo``: about a second of start-up and ~70 MB, for a
     one-line update.
     """
 
@@ -220,8 +219,8 @@ def _as_optimizer(updater, net):
 
 def _detach(state):
     """Cut the graph at the minibatch boundary but keep the values (tensor or tuple)."""
-    if isinstance(state, tuple):
-        return tuple(s.detach() for s in state)
+    if isinstance(state, (tuple, list)):  # nn.LSTM's (H, C), the scratch models' tuples (or a learner's list)
+        return type(state)(s.detach() for s in state)
     return state.detach()
 
 
@@ -288,7 +287,37 @@ def _epoch(net, train_iter, loss, optimizer, device, use_random_iter, grad_clip,
             break
     if metric[1] == 0:
         raise ValueError("train_iter yielded no minibatch: check batch_size and num_steps against the corpus")
-    return math.exp(metric[0] / metric[1]), metric[1] / timer.stop(), not stop.requested
+    ppl = _exp(metric[0] / metric[1])
+    if not math.isfinite(ppl):  # every batch loss was finite, but their mean is too large for exp
+        raise TrainingDiverged(
+            f"the mean training loss reached {metric[0] / metric[1]:.4g} in epoch {epoch}, a perplexity too "
+            "large to represent: training diverged. Try a smaller learning rate lr (or a smaller grad_clip)."
+        )
+    return ppl, metric[1] / timer.stop(), not stop.requested
+
+
+def _exp(mean_loss):
+    """Perplexity exp(mean_loss), inf where exp overflows a float (math.exp would raise)."""
+    return math.exp(mean_loss) if mean_loss < 709.0 else math.inf
+
+
+def _check_device(net, device):
+    """Raise a clear error if the model's parameters are not on ``device`` (the book moves them first)."""
+    want = torch.device(device)
+    try:
+        params = _parameters(net)
+    except TypeError:  # a learner's own model without parameters(): nothing to check
+        return
+    for p in params:
+        have = getattr(p, "device", None)
+        if have is None:
+            continue
+        if have.type != want.type or None not in (want.index, have.index) and have.index != want.index:
+            raise ValueError(
+                f"the model's parameters are on {have}, but device is {want}. Move the model first, as the "
+                "book does: net = net.to(device) for an nn.Module, or build a scratch model with that device "
+                "(RNNModelScratch(vocab_size, num_hiddens, device, ...))."
+            )
 
 
 class _NoStop:
@@ -297,6 +326,7 @@ class _NoStop:
 
 def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, grad_clip=1, fast=None):
     """Train a net within one epoch; return (perplexity, tokens per second)."""
+    _check_device(net, device)
     optimizer = _as_optimizer(updater, net)
     forward = _Forward(net, fast)
     ppl, speed, _ = _epoch(net, train_iter, loss, optimizer, device, use_random_iter, grad_clip, _NoStop, 1, forward)
@@ -317,7 +347,7 @@ def evaluate_perplexity(net, data_iter, device):
             count += y.numel()
     if count == 0:
         raise ValueError("data_iter yielded no minibatch")
-    return math.exp(total / count)
+    return _exp(total / count)
 
 
 # --------------------------------------------------------------------------
@@ -346,13 +376,6 @@ class _StopOnInterrupt:
         if self._old is not None:
             signal.signal(signal.SIGINT, self._old)
         return False
-
-
-def _positive(name, value, kind=(int, float)):
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    if not value > 0 or (isinstance(value, float) and not math.isfinite(value)):
-        raise ValueError(f"{name} must be positive and finite, got {value!r}")
 
 
 def max_epochs_from_env(num_epochs):
@@ -392,13 +415,12 @@ def train_ch8(
     ``fast``: None (the default) uses the fast path of :mod:`d2l_helpers.fast`
     where it applies, unless ``$D2L_FAST`` is 0; False trains exactly as written.
     """
-    _positive("lr", lr)
-    if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs <= 0:
-        raise ValueError(f"num_epochs must be a positive int, got {num_epochs!r}")
+    lr = check_positive("lr", lr)
+    num_epochs = check_int("num_epochs", num_epochs)
     if grad_clip is not None:
-        _positive("grad_clip", grad_clip)
-    if isinstance(log_every, bool) or not isinstance(log_every, int) or log_every <= 0:
-        raise ValueError(f"log_every must be a positive int, got {log_every!r}")
+        grad_clip = check_positive("grad_clip", grad_clip)
+    log_every = check_int("log_every", log_every)
+    _check_device(net, device)
     num_epochs = max_epochs_from_env(num_epochs)
 
     loss = nn.CrossEntropyLoss()

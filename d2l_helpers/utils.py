@@ -7,13 +7,38 @@ number generator a training run touches, so that a CPU run repeats bit for bit.
 
 from __future__ import annotations
 
+import math
+import numbers
 import random
 import time
 
 import numpy as np
 import torch
 
-__all__ = ["Accumulator", "Timer", "set_seed", "try_all_gpus", "try_gpu"]
+__all__ = ["Accumulator", "Timer", "reshape", "set_seed", "size", "tensor", "try_all_gpus", "try_gpu"]
+
+
+def check_int(name: str, value, minimum: int | None = 1) -> int:
+    """``value`` as a Python int, or an error that names ``name``.
+
+    Any integer counts, NumPy's too (``np.arange(10, 40, 10)`` in a
+    hyper-parameter loop), but not ``True``/``False`` or a float.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if minimum is not None and value < minimum:
+        at_least = "positive" if minimum == 1 else f">= {minimum}"
+        raise ValueError(f"{name} must be {at_least}, got {value!r}")
+    return int(value)
+
+
+def check_positive(name: str, value) -> float:
+    """``value`` (an int or float, NumPy's too) if it is positive and finite, else an error naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be positive and finite, got {value!r}")
+    return value
 
 
 def try_gpu(i: int = 0) -> torch.device:
@@ -81,8 +106,24 @@ def set_seed(seed: int) -> None:
     Python's ``random`` when it is created, so calling ``set_seed`` before
     building the data loader and the model makes a CPU run repeat exactly.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    seed = check_int("seed", seed, minimum=None)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+# Three of upstream's tensor aliases. The book's text calls torch directly, but
+# upstream's library code for chapter 8 (which learners copy too) goes through
+# them: ``d2l.size(y)`` in ``train_epoch_ch8``, ``d2l.reshape(d2l.tensor(...))``
+# in ``predict_ch8``.
+tensor = torch.tensor
+
+
+def size(x, *args, **kwargs):
+    """The number of elements of tensor ``x`` (upstream's ``d2l.size``: ``x.numel()``)."""
+    return x.numel(*args, **kwargs)
+
+
+def reshape(x, *args, **kwargs):
+    """``x.reshape(...)`` (upstream's ``d2l.reshape``)."""
+    return x.reshape(*args, **kwargs)

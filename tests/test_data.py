@@ -146,6 +146,12 @@ def test_iterators_reject_bad_sizes_before_yielding(iterator, kwargs, error, mat
         next(iterator(list(range(60)), **kwargs))
 
 
+@pytest.mark.parametrize("max_tokens, error", [("x", TypeError), (None, TypeError), (2.5, TypeError)])
+def test_max_tokens_must_be_an_int(max_tokens, error):
+    with pytest.raises(error, match="max_tokens must be an int"):
+        d2l.load_data_time_machine(32, 35, max_tokens=max_tokens)
+
+
 def test_loader_rejects_num_steps_too_large_for_corpus_at_construction():
     with pytest.raises(ValueError, match="num_steps=400"):
         d2l.load_data_time_machine(32, 400)

@@ -2,7 +2,9 @@
 
 import hashlib
 import http.server
+import os
 import socket
+import stat
 import threading
 
 import pytest
@@ -152,3 +154,24 @@ def test_default_cache_follows_xdg(monkeypatch, tmp_path):
     monkeypatch.delenv("D2L_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert cache_dir() == tmp_path / "d2l_helpers"
+
+
+def test_cached_copy_gets_the_usual_file_permissions(server, tmp_path):
+    """mkstemp makes a private file; the cached copy must be readable like any new file (umask 022: 0644)."""
+    server.routes["book.txt"] = "good"
+    old = os.umask(0o022)
+    try:
+        path = download("book.txt", SHA1)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+
+
+def test_cache_folder_that_cannot_be_made_is_a_data_error(server, tmp_path, monkeypatch):
+    server.routes["book.txt"] = "good"
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("D2L_CACHE_DIR", str(blocker / "cache"))
+    with pytest.raises(DataError, match="Cannot write to the cache folder .*Set D2L_CACHE_DIR"):
+        download("book.txt", SHA1)
+    assert blocker.read_text() == "not a folder" and server.hits == []

@@ -309,6 +309,9 @@ def test_environment_variable_turns_the_fast_path_off(small_data, monkeypatch):
     assert hist.fast_path is None
     monkeypatch.setenv("D2L_FAST", "1")
     assert d2l.train_ch8(_scratch(book_gru), loader(), vocab, 1, 1, "cpu", fast=False).fast_path is None
+    monkeypatch.setenv("D2L_FAST", "maybe")
+    with pytest.raises(ValueError, match=r"\$D2L_FAST must be 1/on/true/yes or 0/off/false/no, got 'maybe'"):
+        d2l.train_ch8(_scratch(book_gru), loader(), vocab, 1, 1, "cpu")
     monkeypatch.delenv("D2L_FAST")
     assert fast.fast_enabled() and not fast.fast_enabled(False)
 

@@ -121,9 +121,13 @@ def test_state_from_another_batch_size_is_rejected():
         net(_tokens(), net.begin_state(1, "cpu"))
 
 
-def test_vocab_size_is_checked():
-    with pytest.raises(ValueError, match="vocab_size"):
+def test_vocab_size_and_num_hiddens_are_checked():
+    with pytest.raises(ValueError, match="vocab_size must be positive"):
         d2l.RNNModelScratch(0, H, "cpu", d2l.get_rnn_params, d2l.init_rnn_state, d2l.rnn)
+    with pytest.raises(TypeError, match="num_hiddens must be an int .*got str 'a'"):
+        d2l.RNNModelScratch(V, "a", "cpu", d2l.get_rnn_params, d2l.init_rnn_state, d2l.rnn)
+    with pytest.raises(ValueError, match="num_hiddens must be positive"):
+        d2l.RNNModelScratch(V, 0, "cpu", d2l.get_rnn_params, d2l.init_rnn_state, d2l.rnn)
 
 
 def test_weight_copy_helpers_reject_unsupported_layers():

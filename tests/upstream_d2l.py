@@ -2,7 +2,7 @@
 
 ``pip install --no-deps d2l==0.17.6`` puts ``d2l/torch.py`` on disk, but it
 cannot be imported here: it imports torchvision, pandas and requests and pins
-numpy 1.23. So we find the file without importing it, parse it with ``ast``
+numpy 1.21.5. So we find the file without importing it, parse it with ``ast``
 and execute only the definitions the chapter uses (plus the tensor aliases at
 the end of the file) in a fresh module that stands in for ``d2l``.
 

@@ -8,7 +8,8 @@ removed from the kernel's environment), the live plot in widget mode, which
 leaves a static PNG in the saved cell. The text comes from ``$D2L_DATA_DIR``,
 else from ``../shared/data`` beside the checkout when it is there, else it is
 downloaded as in the notebooks. Each notebook's first cell is rewritten
-from ``tools/notebook_cells.py`` first. Prints the time each notebook took.
+from ``tools/notebook_cells.py`` first, and no cell keeps execution
+timestamps. Prints the time each notebook took.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def run(path: Path) -> float:
     start = time.perf_counter()
     client.execute()
     elapsed = time.perf_counter() - start
+    for cell in nb.cells:  # timestamps of an earlier run would contradict the outputs: keep none
+        cell.metadata.pop("execution", None)
     nbformat.write(nb, path)
     return elapsed
 
