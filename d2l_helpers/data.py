@@ -382,9 +382,9 @@ def load_heldout_time_machine(batch_size, num_steps, start=10000, num_tokens=100
     """
     start, num_tokens = check_int("start", start, minimum=0), check_int("num_tokens", num_tokens)
     corpus, vocab = load_corpus_time_machine()
-    if start < 0 or num_tokens <= 0 or start + num_tokens > len(corpus):
+    if start + num_tokens > len(corpus):  # check_int has ruled out negative and empty slices
         raise ValueError(
-            f"start={start} and num_tokens={num_tokens} must select a non-empty slice "
+            f"start={start} and num_tokens={num_tokens} must select a slice "
             f"inside the corpus of {len(corpus)} characters"
         )
     return _HeldOut(corpus[start : start + num_tokens], batch_size, num_steps), vocab

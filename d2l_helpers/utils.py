@@ -32,7 +32,7 @@ def check_int(name: str, value, minimum: int | None = 1) -> int:
     return int(value)
 
 
-def check_positive(name: str, value) -> float:
+def check_positive(name: str, value):
     """``value`` (an int or float, NumPy's too) if it is positive and finite, else an error naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
