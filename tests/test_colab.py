@@ -50,7 +50,8 @@ def test_the_environment_has_colabs_versions_and_installing_the_package_changed_
     before, after = _freeze(COLAB / "freeze-before.txt"), _freeze(COLAB / "freeze-after.txt")
     for name, version in _pins().items():
         assert before.get(name, "").split("+")[0] == version, (name, before.get(name))  # torch is 2.13.0+cpu
-    assert after == before, {k: (before.get(k), after.get(k)) for k in set(before) | set(after) if before.get(k) != after.get(k)}
+    changed = {k: (before.get(k), after.get(k)) for k in set(before) | set(after) if before.get(k) != after.get(k)}
+    assert not changed, changed
 
 
 def test_pip_would_install_nothing_but_the_package_itself(tmp_path):
@@ -90,9 +91,8 @@ def test_notebook_trains_in_the_colab_environment_with_the_widget_panel(path, tm
     monkeypatch.setenv("D2L_MAX_EPOCHS", "2")
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     nb = nbformat.read(path, as_version=4)
-    client = RecordingClient(
-        nb, timeout=900, kernel_name="colab", resources={"metadata": {"path": str(path.parent)}}, store_widget_state=True
-    )
+    resources = {"metadata": {"path": str(path.parent)}}
+    client = RecordingClient(nb, timeout=900, kernel_name="colab", resources=resources, store_widget_state=True)
     client.execute()
 
     for index, cell in enumerate(nb.cells):  # a training call with the default display shows a panel
@@ -115,6 +115,9 @@ def test_notebook_trains_in_the_colab_environment_with_the_widget_panel(path, tm
 
 def test_colab_kernel_is_really_ipywidgets_7():
     python = colab_python()
-    code = "import IPython, ipykernel, ipywidgets, traitlets; print(ipywidgets.__version__, IPython.__version__, ipykernel.__version__, traitlets.__version__)"
+    code = (
+        "import IPython, ipykernel, ipywidgets, traitlets; "
+        "print(ipywidgets.__version__, IPython.__version__, ipykernel.__version__, traitlets.__version__)"
+    )
     out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, env=dict(os.environ), timeout=120)
     assert out.stdout.split() == ["7.7.1", "7.34.0", "6.17.1", "5.7.1"], out.stderr

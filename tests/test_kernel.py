@@ -153,7 +153,8 @@ def test_interrupt_stops_the_whole_cell_and_keeps_the_interrupted_run(kernel):
 
 
 def test_progress_line_changes_every_epoch_and_the_plot_at_most_about_once_a_second(kernel):
-    code = 'net = d2l.RNNModel(nn.GRU(len(vocab), 32), len(vocab))\nh = d2l.train_ch8(net, tiny_iter, vocab, 1, 40, "cpu")'
+    code = "net = d2l.RNNModel(nn.GRU(len(vocab), 32), len(vocab))\n"
+    code += 'h = d2l.train_ch8(net, tiny_iter, vocab, 1, 40, "cpu")'
     content, messages, seconds = kernel.execute(code)
     assert content["status"] == "ok", content
     updates = _widget_updates(messages)
