@@ -50,11 +50,11 @@ def test_the_environment_has_colabs_versions_and_installing_the_package_changed_
     before, after = _freeze(COLAB / "freeze-before.txt"), _freeze(COLAB / "freeze-after.txt")
     for name, version in _pins().items():
         assert before.get(name, "").split("+")[0] == version, (name, before.get(name))  # torch is 2.13.0+cpu
-    changed = {k: (before.get(k), after.get(k)) for k in set(before) | set(after) if before.get(k) != after.get(k)}
-    assert not changed, changed
+    changed = {k: (v, after.get(k)) for k, v in before.items() if after.get(k) != v}
+    assert not changed, changed  # (a dependency Colab lacks may be added; none that it has is changed)
 
 
-def test_pip_would_install_nothing_but_the_package_itself(tmp_path):
+def test_pip_would_change_none_of_colabs_packages(tmp_path):
     """With today's pyproject.toml (the freeze above is from when the environment was built)."""
     python = colab_python()
     report = tmp_path / "report.json"
@@ -66,7 +66,9 @@ def test_pip_would_install_nothing_but_the_package_itself(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     planned = {item["metadata"]["name"].lower().replace("_", "-") for item in json.loads(report.read_text())["install"]}
-    assert planned == {"d2l-helpers"}, planned
+    assert "d2l-helpers" in planned
+    before = _freeze(COLAB / "freeze-before.txt")
+    assert not planned & set(before), planned & set(before)  # nothing Colab has is reinstalled or upgraded
 
 
 class RecordingClient(NotebookClient):
