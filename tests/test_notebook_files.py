@@ -17,7 +17,15 @@ sys.path.insert(0, str(ROOT / "tools"))
 from notebook_cells import INSTALL_CELL  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-EXPECTED = ["01_rnn_hidden_state", "02_gru_scratch", "03_gru_concise", "04_deep_rnn", "05_gru_exercises"]
+EXPECTED = [
+    "01_rnn_hidden_state",
+    "01b_rnn_exercises",
+    "02_gru_scratch",
+    "03_gru_concise",
+    "04_deep_rnn",
+    "04b_deep_rnn_exercises",
+    "05_gru_exercises",
+]
 
 
 def test_all_five_notebooks_exist():
