@@ -212,6 +212,4 @@ class FitProgress:
         if status == "interrupted":
             how = f"interrupted after epoch {self.epochs_done} of {self.max_epochs}"
         title = " · ".join(part for part in (how, _values(self.board)) if part)
-        png = self.plot.finish(title)
-        self.image.value = b""  # nbclient stores closed widgets' last state: leave it nothing big
-        _db.finish_panel(self.handle, png, self.widgets)
+        _db.finish_panel(self.handle, self.plot.finish(title), self.widgets, images=[self.image])

@@ -39,21 +39,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .fast_en import LanguageModelForward
 from .board import FitProgress, ProgressBoard
+from .fast_en import LanguageModelForward
 from .train import History, TrainingDiverged, max_epochs_from_env
-from .utils import check_int, check_positive
-
-try:  # the lead's shared interrupt policy (issue 9)
-    from .utils import StopOnInterrupt, TrainingInterrupted
-except ImportError:  # pragma: no cover - until issue 9 is merged
-    from .train import _StopOnInterrupt as StopOnInterrupt
-
-    class TrainingInterrupted(KeyboardInterrupt):
-        def __init__(self, message, result=None):
-            super().__init__(message)
-            self.result = result
-
+from .utils import StopOnInterrupt, TrainingInterrupted, check_int, check_positive
 
 __all__ = [
     "Classifier",
@@ -77,7 +66,9 @@ def add_to_class(Class):
     stays usable in the notebook.
     """
     if not isinstance(Class, type):
-        raise TypeError(f"add_to_class needs a class, got {type(Class).__name__} {Class!r}: write @d2l.add_to_class(MyClass)")
+        raise TypeError(
+            f"add_to_class needs a class, got {type(Class).__name__} {Class!r}: write @d2l.add_to_class(MyClass)"
+        )
 
     def wrapper(obj):
         setattr(Class, obj.__name__, obj)
@@ -90,7 +81,7 @@ class HyperParameters:
     """The base class of hyperparameters: ``save_hyperparameters()`` turns ``__init__``'s arguments into attributes."""
 
     def save_hyperparameters(self, ignore=()):
-        """Save the caller's arguments (its local variables, but ``self`` and ``_names``) as attributes and ``hparams``."""
+        """The caller's arguments (its locals but ``self`` and ``_names``) as attributes and ``hparams``."""
         frame = inspect.currentframe().f_back
         try:
             local_vars = dict(frame.f_locals)
@@ -289,7 +280,7 @@ def _check_count(name, value):
 
 
 class Trainer(HyperParameters):
-    """Train a ``Module`` on a ``DataModule``: ``Trainer(max_epochs, num_gpus=0, gradient_clip_val=0).fit(model, data)``.
+    """Train a ``Module`` on a ``DataModule``: ``Trainer(max_epochs, num_gpus, gradient_clip_val).fit(model, data)``.
 
     Keywords beyond upstream's: ``plot`` (the dashboard's mode: 'auto',
     'widget', 'text', 'off') and ``fast`` (None: the fast path where it

@@ -86,8 +86,10 @@ class GRUScratch(Module):
         self.save_hyperparameters()
 
         def triple():
-            return _weight(sigma, num_inputs, num_hiddens), _weight(sigma, num_hiddens, num_hiddens), (
-                nn.Parameter(torch.zeros(num_hiddens))
+            return (
+                _weight(sigma, num_inputs, num_hiddens),
+                _weight(sigma, num_hiddens, num_hiddens),
+                (nn.Parameter(torch.zeros(num_hiddens))),
             )
 
         self.W_xz, self.W_hz, self.b_z = triple()  # update gate
@@ -115,8 +117,10 @@ class LSTMScratch(Module):
         self.save_hyperparameters()
 
         def triple():
-            return _weight(sigma, num_inputs, num_hiddens), _weight(sigma, num_hiddens, num_hiddens), (
-                nn.Parameter(torch.zeros(num_hiddens))
+            return (
+                _weight(sigma, num_inputs, num_hiddens),
+                _weight(sigma, num_hiddens, num_hiddens),
+                (nn.Parameter(torch.zeros(num_hiddens))),
             )
 
         self.W_xi, self.W_hi, self.b_i = triple()  # input gate
