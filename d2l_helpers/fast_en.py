@@ -146,12 +146,13 @@ class LanguageModelForward:
     model not recognised run as written. The check runs at the first call
     (after a lazy layer such as RNNLM's ``LazyLinear`` has its weights) and
     again whenever the parameters are replaced. ``name`` is the kernel's name
-    once it has run, else None. If the kernel raises, the call is redone as
+    once it has run, else None; ``on_first_use(name)`` is called when it first
+    runs. If the kernel raises, the call is redone as
     written, one note is printed and the rest runs as written.
     """
 
-    def __init__(self, model, fast=None):
-        self.model, self.enabled, self.name = model, fast_enabled(fast), None
+    def __init__(self, model, fast=None, on_first_use=None):
+        self.model, self.enabled, self.name, self.on_first_use = model, fast_enabled(fast), None, on_first_use
         self._sig, self._kernel, self._installed = None, None, False
 
     def __enter__(self):
@@ -200,5 +201,7 @@ class LanguageModelForward:
             )
             self.enabled, self.name = False, None
             return Y
+        if self.name is None and self.on_first_use is not None:
+            self.on_first_use(kernel[1])
         self.name = kernel[1]
         return Y

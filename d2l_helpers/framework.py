@@ -34,6 +34,7 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
+import time
 
 import torch
 from torch import nn
@@ -337,12 +338,13 @@ class Trainer(HyperParameters):
         epochs = max_epochs_from_env(self.max_epochs)
         device = self.gpus[0] if self.gpus else next((p.device for p in model.parameters()), cpu())
         self.history = History(device=str(device), num_epochs=epochs)
-        self._losses = []
+        self._losses, self._tokens, self._epoch_start = [], 0, time.perf_counter()
         progress = FitProgress(model.board, epochs, self.plot_mode)
         model.board.live = progress
         status = "error"
         try:
-            with StopOnInterrupt() as self._stop, LanguageModelForward(model, self.fast) as fast_forward:
+            fast_forward = LanguageModelForward(model, self.fast, on_first_use=_announce)
+            with StopOnInterrupt() as self._stop, fast_forward:
                 for self.epoch in range(epochs):
                     self.fit_epoch()
                     self._end_epoch(model, data, progress)
@@ -372,7 +374,7 @@ class Trainer(HyperParameters):
                     self.clip_gradients(self.gradient_clip_val, self.model)
                 self.optim.step()
             self.train_batch_idx += 1
-            self._check_loss(loss)
+            self._after_batch(loss, batch)
             if self._stop_requested():
                 return
         if self.val_dataloader is None:
@@ -389,23 +391,25 @@ class Trainer(HyperParameters):
         stop = getattr(self, "_stop", None)
         return stop is not None and stop.requested
 
-    def _check_loss(self, loss):
+    def _after_batch(self, loss, batch):
+        """Stop on a NaN/inf loss; count the loss and the labels for ``history``."""
         value = float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
         if not math.isfinite(value):
             raise TrainingDiverged(
                 f"the training loss became {value} in epoch {self.epoch + 1}: training diverged. "
                 "Try a smaller learning rate lr (or set gradient_clip_val)."
             )
-        if hasattr(self, "_losses"):
-            self._losses.append(value)
+        self._losses.append(value)
+        self._tokens += batch[-1].numel() if isinstance(batch[-1], torch.Tensor) else 0
 
     def _end_epoch(self, model, data, progress):
         """Record the epoch in ``history`` and show it."""
-        losses, self._losses = self._losses, []
-        if losses:
+        losses, tokens, self._losses, self._tokens = self._losses, self._tokens, [], 0
+        if losses:  # (a fit_epoch of the learner's own may not report its batches)
             mean = sum(losses) / len(losses)
             self.history.perplexity.append(math.exp(mean) if mean < 709 else math.inf)
-            self.history.tokens_per_sec.append(float("nan"))
+            self.history.tokens_per_sec.append(tokens / max(time.perf_counter() - self._epoch_start, 1e-9))
+        self._epoch_start = time.perf_counter()
         val = model.board.data.get("val_ppl")
         if val and (not self.history.heldout_epochs or self.history.heldout_epochs[-1] != self.epoch + 1):
             self.history.heldout_epochs.append(self.epoch + 1)
@@ -414,6 +418,14 @@ class Trainer(HyperParameters):
         if progress.wants_sample():
             sample = _sample(model, data)
         progress.epoch_done(self.epoch + 1, sample)
+
+
+def _announce(name):
+    """Said once a fit, when the fast path first trains (as train_ch8 says it)."""
+    print(
+        f"fast path: d2l_helpers' {name} trains this model (same values and gradients as your "
+        "code, checked before use; d2l.Trainer(..., fast=False) trains it as written)"
+    )
 
 
 def num_gpus_available():
