@@ -35,14 +35,20 @@ def gru_scratch_class(lib):
             def param(*shape):
                 return nn.Parameter(torch.randn(*shape) * sigma)
 
-            self.W_xz, self.W_hz, self.b_z = param(num_inputs, num_hiddens), param(num_hiddens, num_hiddens), (
-                nn.Parameter(torch.zeros(num_hiddens))
+            self.W_xz, self.W_hz, self.b_z = (
+                param(num_inputs, num_hiddens),
+                param(num_hiddens, num_hiddens),
+                (nn.Parameter(torch.zeros(num_hiddens))),
             )
-            self.W_xr, self.W_hr, self.b_r = param(num_inputs, num_hiddens), param(num_hiddens, num_hiddens), (
-                nn.Parameter(torch.zeros(num_hiddens))
+            self.W_xr, self.W_hr, self.b_r = (
+                param(num_inputs, num_hiddens),
+                param(num_hiddens, num_hiddens),
+                (nn.Parameter(torch.zeros(num_hiddens))),
             )
-            self.W_xh, self.W_hh, self.b_h = param(num_inputs, num_hiddens), param(num_hiddens, num_hiddens), (
-                nn.Parameter(torch.zeros(num_hiddens))
+            self.W_xh, self.W_hh, self.b_h = (
+                param(num_inputs, num_hiddens),
+                param(num_hiddens, num_hiddens),
+                (nn.Parameter(torch.zeros(num_hiddens))),
             )
 
         def forward(self, inputs, H=None):
@@ -70,7 +76,9 @@ MODELS = {  # name -> (build(lib, vocab_size), lr, fast kernel expected on our s
         lambda lib, V: lib.RNNLMScratch(_typed_in_gru(lib, V) if lib is not d2l else d2l.GRUScratch(V, 32), V, lr=4),
         "scratch GRU kernel",
     ),
-    "RNNLMScratch(typed-in GRUScratch)": (lambda lib, V: lib.RNNLMScratch(_typed_in_gru(lib, V), V, lr=4), "scratch GRU kernel"),
+    "RNNLMScratch(typed-in GRUScratch)": (
+        lambda lib, V: lib.RNNLMScratch(_typed_in_gru(lib, V), V, lr=4), "scratch GRU kernel"
+    ),
     "RNNLM(RNN)": (lambda lib, V: lib.RNNLM(lib.RNN(V, 32), V, lr=1), "nn.RNN kernel"),
     "RNNLM(GRU)": (lambda lib, V: lib.RNNLM(lib.GRU(V, 32, 1), V, lr=4), "nn.GRU kernel"),
     "RNNLM(GRU(num_layers=2))": (lambda lib, V: lib.RNNLM(lib.GRU(V, 32, 2), V, lr=2), None),
