@@ -6,11 +6,16 @@ the same plotted per-epoch losses and final weights after a few epochs of
 ``Trainer.fit`` (with the fast path and without it).
 """
 
+import sys
+from pathlib import Path
+
 import pytest
 import torch
-from torch import nn
 
 import d2l_helpers as d2l
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from book_models import gru_scratch_class  # noqa: E402  (the §10.2 GRU as a learner types it)
 
 
 @pytest.fixture(scope="module")
@@ -22,48 +27,6 @@ def up():
 
 # Small but real: the Time Machine, fewer windows than the book's 10,000 so that the tests stay quick.
 SMALL = {"batch_size": 128, "num_steps": 8, "num_train": 1024, "num_val": 256}
-
-
-def gru_scratch_class(lib):
-    """The §10.2 GRU written on top of ``lib.Module`` (this test's own code, the book's form)."""
-
-    class GRUScratch(lib.Module):
-        def __init__(self, num_inputs, num_hiddens, sigma=0.01):
-            super().__init__()
-            self.save_hyperparameters()
-
-            def param(*shape):
-                return nn.Parameter(torch.randn(*shape) * sigma)
-
-            self.W_xz, self.W_hz, self.b_z = (
-                param(num_inputs, num_hiddens),
-                param(num_hiddens, num_hiddens),
-                (nn.Parameter(torch.zeros(num_hiddens))),
-            )
-            self.W_xr, self.W_hr, self.b_r = (
-                param(num_inputs, num_hiddens),
-                param(num_hiddens, num_hiddens),
-                (nn.Parameter(torch.zeros(num_hiddens))),
-            )
-            self.W_xh, self.W_hh, self.b_h = (
-                param(num_inputs, num_hiddens),
-                param(num_hiddens, num_hiddens),
-                (nn.Parameter(torch.zeros(num_hiddens))),
-            )
-
-        def forward(self, inputs, H=None):
-            if H is None:
-                H = torch.zeros((inputs.shape[1], self.num_hiddens), device=inputs.device)
-            outputs = []
-            for X in inputs:
-                Z = torch.sigmoid(torch.matmul(X, self.W_xz) + torch.matmul(H, self.W_hz) + self.b_z)
-                R = torch.sigmoid(torch.matmul(X, self.W_xr) + torch.matmul(H, self.W_hr) + self.b_r)
-                H_tilde = torch.tanh(torch.matmul(X, self.W_xh) + torch.matmul(R * H, self.W_hh) + self.b_h)
-                H = Z * H + (1 - Z) * H_tilde
-                outputs.append(H)
-            return outputs, H
-
-    return GRUScratch
 
 
 def _typed_in_gru(lib, V):

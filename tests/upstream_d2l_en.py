@@ -46,7 +46,7 @@ ENV = "D2L_UPSTREAM_1_0"
 NEEDED = {
     "add_to_class", "HyperParameters", "ProgressBoard", "Module", "DataModule", "Trainer", "SGD",
     "Classifier", "cpu", "gpu", "num_gpus", "try_gpu", "TimeMachine", "Vocab", "RNNScratch",
-    "check_len", "check_shape", "RNNLMScratch", "RNN", "RNNLM", "GRU",
+    "check_len", "check_shape", "RNNLMScratch", "RNN", "RNNLM", "GRU", "use_svg_display",
 }  # fmt: skip
 
 
@@ -74,8 +74,13 @@ class _NoDisplay:
         pass
 
 
-def load() -> types.ModuleType:
-    """A fresh module holding upstream 1.0.3's definitions for the recurrent chapters."""
+def load(draw=False) -> types.ModuleType:
+    """A fresh module holding upstream 1.0.3's definitions for the recurrent chapters.
+
+    ``draw=True`` gives its board what upstream's module has (pyplot, IPython's
+    display, the inline backend), so that it draws in a kernel as it does
+    there; the benchmark uses that. By default the board's drawing calls do nothing.
+    """
     from d2l_helpers.data import download as our_download
 
     path = source_path()
@@ -99,6 +104,12 @@ def load() -> types.ModuleType:
         DATA_URL="http://d2l-data.s3-accelerate.amazonaws.com/", DATA_HUB={}, display=_NoDisplay(),
         download=lambda url, folder="../data", sha1_hash=None: our_download(url, sha1_hash=sha1_hash),
     )  # fmt: skip
+    if draw:
+        from IPython import display
+        from matplotlib import pyplot as plt
+        from matplotlib_inline import backend_inline
+
+        mod.__dict__.update(display=display, plt=plt, backend_inline=backend_inline)
     code = compile(ast.Module(body=body, type_ignores=[]), str(path), "exec")
     exec(code, mod.__dict__)
     return mod
