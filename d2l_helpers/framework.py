@@ -339,7 +339,8 @@ class Trainer(HyperParameters):
         device = self.gpus[0] if self.gpus else next((p.device for p in model.parameters()), cpu())
         self.history = History(device=str(device), num_epochs=epochs)
         self._losses, self._tokens, self._epoch_start = [], 0, time.perf_counter()
-        progress = FitProgress(model.board, epochs, self.plot_mode)
+        # board.display=False draws nothing, as upstream's board does then
+        progress = FitProgress(model.board, epochs, self.plot_mode if model.board.display else "off")
         model.board.live = progress
         status = "error"
         try:
