@@ -4,8 +4,10 @@
 
 reads the sections' Markdown sources from a checkout of github.com/d2l-ai/d2l-en
 (nothing of the book is stored in this repository), keeps the code blocks of
-the PyTorch tab (``%%tab pytorch``, ``%%tab all`` and lists naming pytorch,
-with ``tab.selected(...)`` true for 'pytorch' only), changes the one import
+the PyTorch tab (``%%tab pytorch``, ``%%tab all`` and lists naming pytorch),
+renders it as d2l.ai shows it (``if tab.selected(...)`` blocks kept for
+'pytorch', dropped for the other frameworks; ``tab.selected`` elsewhere is
+true for 'pytorch' only), changes the one import
 line ``from d2l import torch as d2l`` into ``import d2l_helpers as d2l``, and
 runs each section in a fresh Jupyter kernel (nbclient), so the live panel runs
 as in a notebook. ``--max-epochs`` sets ``D2L_MAX_EPOCHS`` (the helpers say so
@@ -33,12 +35,33 @@ SECTIONS = [
     "chapter_recurrent-modern/gru.md",
     "chapter_recurrent-modern/deep-rnn.md",
 ]
-TAB_STUB = '''class _Tab:  # d2lbook's tab selection, PyTorch chosen
+TAB_STUB = """class _Tab:  # d2lbook's tab selection, PyTorch chosen
     def selected(self, *names):
         return "pytorch" in names
     def interact_select(self, *names):
         pass
-tab = _Tab()'''
+tab = _Tab()"""
+
+
+_SELECTED = re.compile(r"^(\s*)if tab\.selected\((.*)\):\s*$")
+
+
+def render_pytorch(code: str) -> str:
+    """The PyTorch tab as d2l.ai shows it: ``if tab.selected(...)`` blocks kept (dedented) for pytorch, else dropped."""
+    lines, out, i = code.splitlines(), [], 0
+    while i < len(lines):
+        match = _SELECTED.match(lines[i])
+        if not match:
+            out.append(lines[i])
+            i += 1
+            continue
+        indent, keep = len(match.group(1)), "'pytorch'" in match.group(2)
+        i += 1
+        while i < len(lines) and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent):
+            if keep:
+                out.append(lines[i][4:] if lines[i].startswith(" " * (indent + 4)) else lines[i])
+            i += 1
+    return "\n".join(out)
 
 
 def pytorch_blocks(markdown: str):
@@ -51,7 +74,7 @@ def pytorch_blocks(markdown: str):
                 continue
             code = code.split("\n", 1)[1] if "\n" in code else ""
         lines = [line for line in code.splitlines() if not line.startswith(("%load_ext", "%matplotlib"))]
-        code = "\n".join(lines).replace("from d2l import torch as d2l", "import d2l_helpers as d2l")
+        code = render_pytorch("\n".join(lines)).replace("from d2l import torch as d2l", "import d2l_helpers as d2l")
         if code.strip():
             yield code
 
