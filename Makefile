@@ -29,12 +29,16 @@ $(LAB_STAMP): pyproject.toml constraints.txt tools/jupyterlab_overrides.json
 	cp tools/jupyterlab_overrides.json $(LAB_OVERRIDES)
 	touch $(LAB_STAMP)
 
-$(DEV_STAMP): $(LAB_STAMP)
+$(DEV_STAMP): $(LAB_STAMP) Makefile
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	# Upstream d2l, only as the reference the tests compare against: its pins
 	# (numpy 1.21.5, torchvision) cannot install here, so it comes without deps
 	# and the tests read its source instead of importing it.
 	$(BIN)/python -m pip install --quiet --no-deps d2l==0.17.6
+	# d2l 1.0.3, the English edition's API, likewise a reference only: a folder
+	# of its own (both wheels install the package name d2l), read by
+	# tests/upstream_d2l_en.py and benchmarks/bench_en.py.
+	$(BIN)/python -m pip install --quiet --no-deps --upgrade --target $(VENV)/d2l-1.0.3 d2l==1.0.3
 	touch $(DEV_STAMP)
 
 colab-env: $(COLAB_STAMP)
@@ -64,6 +68,7 @@ notebooks: $(DEV_STAMP)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/bench_train.py
+	$(BIN)/python benchmarks/bench_en.py
 
 reproduce: $(DEV_STAMP)
 	$(BIN)/python benchmarks/reproduce.py

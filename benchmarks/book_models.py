@@ -95,3 +95,46 @@ def gru(inputs, state, params):
         Y = H @ W_hq + b_q
         outputs.append(Y)
     return torch.cat(outputs, dim=0), (H,)
+
+
+# --------------------------------------------------------------------------
+# d2l.ai §10.2: the GRU from scratch on the English edition's d2l.Module
+# --------------------------------------------------------------------------
+
+
+def gru_scratch_class(lib):
+    """The §10.2 ``GRUScratch`` as a learner types it, on top of ``lib.Module`` (ours or upstream 1.0.3's)."""
+    from torch import nn
+
+    class GRUScratch(lib.Module):
+        def __init__(self, num_inputs, num_hiddens, sigma=0.01):
+            super().__init__()
+            self.save_hyperparameters()
+
+            def init_weight(*shape):
+                return nn.Parameter(torch.randn(*shape) * sigma)
+
+            def triple():
+                return (
+                    init_weight(num_inputs, num_hiddens),
+                    init_weight(num_hiddens, num_hiddens),
+                    nn.Parameter(torch.zeros(num_hiddens)),
+                )
+
+            self.W_xz, self.W_hz, self.b_z = triple()  # update gate
+            self.W_xr, self.W_hr, self.b_r = triple()  # reset gate
+            self.W_xh, self.W_hh, self.b_h = triple()  # candidate hidden state
+
+        def forward(self, inputs, H=None):
+            if H is None:
+                H = torch.zeros((inputs.shape[1], self.num_hiddens), device=inputs.device)
+            outputs = []
+            for X in inputs:
+                Z = torch.sigmoid(torch.matmul(X, self.W_xz) + torch.matmul(H, self.W_hz) + self.b_z)
+                R = torch.sigmoid(torch.matmul(X, self.W_xr) + torch.matmul(H, self.W_hr) + self.b_r)
+                H_tilde = torch.tanh(torch.matmul(X, self.W_xh) + torch.matmul(R * H, self.W_hh) + self.b_h)
+                H = Z * H + (1 - Z) * H_tilde
+                outputs.append(H)
+            return outputs, H
+
+    return GRUScratch

@@ -1,4 +1,12 @@
-"""The book's recurrent-network API (d2l 0.17.6, chapters 8-9) on modern Python.
+"""The book's recurrent-network API on modern Python: both editions, one import line.
+
+The Chinese edition (zh.d2l.ai, d2l 0.17.6 API, chapters 8-9) and the English
+edition (d2l.ai, d2l 1.0 API: ``Module``, ``DataModule``, ``Trainer``,
+``TimeMachine``, ``RNNLMScratch``, ..., chapters 9-10) are both served by
+``import d2l_helpers as d2l``. Where the editions use one name differently:
+``d2l.Vocab`` is 0.17's (sorted by frequency); 1.0's (sorted alphabetically)
+is ``d2l.AlphabeticalVocab``, which ``TimeMachine`` uses; ``d2l.download``
+serves both call forms (see :func:`d2l_helpers.data.download`).
 
 Use it as the book uses ``d2l``::
 
@@ -12,15 +20,23 @@ Use it as the book uses ``d2l``::
 Modules: ``data`` (download, vocabulary, iterators), ``scratch`` (models from
 scratch), ``concise`` (``RNNModel``), ``train`` (training and prediction),
 ``dashboard`` (the live plot), ``plotting`` (the book's ``Animator`` and
-``plot``), ``utils`` (devices, timers, seeds).
+``plot``), ``utils`` (devices, timers, seeds); for the English edition:
+``framework`` (``Module``, ``DataModule``, ``Trainer``, ...), ``board`` (its
+``ProgressBoard``, drawn by the dashboard), ``data_en`` (``TimeMachine`` and
+its ``Vocab``), ``models_en`` (``RNNScratch``, ``RNNLMScratch``, ``GRU``, ...),
+``fast_en`` (its fast path), ``aliases`` (``d2l.zeros``, ``d2l.matmul``, ...).
 
 ``d2l.plt`` is ``matplotlib.pyplot``, imported on first use: importing this
 package does not import matplotlib.
 """
 
+from . import aliases as _aliases
+from .aliases import *  # noqa: F403 - d2l 1.0's tensor aliases (d2l.zeros, d2l.matmul, ...)
+from .board import ProgressBoard
 from .concise import RNNModel
 from .dashboard import plot_histories
 from .data import (
+    DATA_HUB,
     DATA_URL,
     DataError,
     SeqDataLoader,
@@ -34,6 +50,33 @@ from .data import (
     seq_data_iter_random,
     seq_data_iter_sequential,
     tokenize,
+)
+from .data_en import TimeMachine
+from .data_en import Vocab as AlphabeticalVocab  # d2l 1.0's Vocab (English edition); d2l.Vocab is 0.17's
+from .framework import (
+    SGD,
+    Classifier,
+    DataModule,
+    HyperParameters,
+    Module,
+    Trainer,
+    add_to_class,
+    cpu,
+    gpu,
+    num_gpus,
+)
+from .models_en import (
+    GRU,
+    LSTM,
+    RNN,
+    RNNLM,
+    GRUScratch,
+    LSTMScratch,
+    RNNLMScratch,
+    RNNScratch,
+    StackedRNNScratch,
+    check_len,
+    check_shape,
 )
 from .plotting import Animator, plot, set_axes, set_figsize, use_svg_display
 from .scratch import (
@@ -79,9 +122,34 @@ from .utils import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "DATA_HUB",
     "DATA_URL",
+    "GRU",
+    "LSTM",
+    "RNN",
+    "RNNLM",
+    "SGD",
     "Accumulator",
+    "AlphabeticalVocab",
     "Animator",
+    "Classifier",
+    "DataModule",
+    "GRUScratch",
+    "HyperParameters",
+    "LSTMScratch",
+    "Module",
+    "ProgressBoard",
+    "RNNLMScratch",
+    "RNNScratch",
+    "StackedRNNScratch",
+    "TimeMachine",
+    "Trainer",
+    "add_to_class",
+    "check_len",
+    "check_shape",
+    "cpu",
+    "gpu",
+    "num_gpus",
     "DataError",
     "History",
     "RNNModel",
@@ -132,6 +200,7 @@ __all__ = [
     "try_all_gpus",
     "try_gpu",
     "use_svg_display",
+    *_aliases.__all__,
 ]
 
 

@@ -36,6 +36,7 @@ import torch
 from .utils import check_int
 
 __all__ = [
+    "DATA_HUB",
     "DATA_URL",
     "DataError",
     "SeqDataLoader",
@@ -83,6 +84,9 @@ def cache_dir() -> Path:
     return Path(base) / "d2l_helpers"
 
 
+_user_cache = cache_dir  # for download(), whose 0.17 keyword ``cache_dir`` hides this function's name
+
+
 def _how_to_provide(name: str, sha1: str) -> str:
     return (
         f"To work offline, put {name} (sha1 {sha1}) in a folder and set "
@@ -107,7 +111,7 @@ def _fetch(url: str, dest: Path, sha1: str, timeout: float) -> None:
             for block in iter(lambda: r.read(1 << 16), b""):
                 h.update(block)
                 out.write(block)
-        if h.hexdigest() != sha1:
+        if sha1 is not None and h.hexdigest() != sha1:
             raise DataError(
                 f"Downloaded {url} but its sha1 is {h.hexdigest()}, expected {sha1} "
                 "(truncated or modified in transit?). Nothing was written to the cache. "
@@ -128,29 +132,85 @@ def _fetch(url: str, dest: Path, sha1: str, timeout: float) -> None:
             os.unlink(tmp)
 
 
-def download(name: str = TIME_MACHINE[0], sha1: str = TIME_MACHINE[1], timeout: float = 30.0) -> str:
-    """Return the local path of a verified copy of ``name``, downloading it if needed."""
+# ``d2l.DATA_HUB[name] = (url, sha1)``: the registry of 0.17.6 (zh §8.2 adds to it, then calls ``download(name)``).
+DATA_HUB: dict[str, tuple[str, str]] = {"time_machine": (DATA_URL + TIME_MACHINE[0], TIME_MACHINE[1])}
+_SHA1 = re.compile(r"[0-9a-fA-F]{40}")
+
+
+def _resolve(name, second, sha1_hash, sha1, folder, cache_dir):
+    """(file name, URL, sha1 or None, folder or None) for each call form of :func:`download`."""
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"download needs a file name, a DATA_HUB name or a URL, got {name!r}")
+    if isinstance(second, str) and _SHA1.fullmatch(second):
+        sha1 = sha1 or second  # ours: download(file_name, sha1)
+    elif second is not None:
+        folder = folder or second  # 0.17's download(name, cache_dir), 1.0's download(url, folder, sha1_hash)
+    folder = folder or cache_dir
+    sha1 = sha1 or sha1_hash
+    base = (os.environ.get(ENV_DATA_URL) or DATA_URL).rstrip("/") + "/"
+    known = {u.rsplit("/", 1)[-1]: h for u, h in DATA_HUB.values()}  # file name -> sha1
+    if "://" in name:  # 1.0: a URL; d2l's own server is replaced by $D2L_DATA_URL
+        url = base + name[len(DATA_URL) :] if name.startswith(DATA_URL) else name
+        file_name = name.rstrip("/").rsplit("/", 1)[-1]
+        return file_name, url, sha1 or known.get(file_name), folder
+    if name in DATA_HUB:  # 0.17: a registered name
+        url, hub_sha1 = DATA_HUB[name]
+        return _resolve(url, None, sha1 or hub_sha1, None, folder, None)
+    sha1 = sha1 or known.get(name)
+    if sha1 is None:
+        raise KeyError(
+            f"{name!r} is neither in d2l.DATA_HUB ({sorted(DATA_HUB)}) nor a URL. Register it first, as the book "
+            "does: d2l.DATA_HUB[name] = (d2l.DATA_URL + file_name, sha1), or pass its sha1."
+        )
+    return name, base + name, sha1, folder  # ours: a file on d2l's server
+
+
+def download(
+    name: str = TIME_MACHINE[0],
+    folder_or_sha1=None,
+    sha1_hash=None,
+    *,
+    sha1=None,
+    folder=None,
+    cache_dir=None,
+    timeout: float = 30.0,
+) -> str:
+    """Return the local path of a verified copy of a file, downloading it if needed.
+
+    One function for the three call forms in use (each line: which edition it serves):
+
+    * ``download()`` / ``download(file_name, sha1)``: this package's (the Time Machine by default);
+    * ``download(name)`` / ``download(name, cache_dir)`` with ``name`` in ``DATA_HUB``: d2l 0.17.6 (zh edition);
+    * ``download(url, folder, sha1_hash)``: d2l 1.0 (English edition, ``TimeMachine._download``).
+
+    Where the file is: ``$D2L_DATA_DIR/<file>`` when that is set (offline; nothing is
+    downloaded); else ``folder``/``cache_dir`` if the caller names one (created if
+    needed); else the per-user cache (``$D2L_CACHE_DIR``, see :func:`cache_dir`).
+    Every copy is checked against its SHA-1 (1.0 allows ``sha1_hash=None``: then a
+    file that ``DATA_HUB`` knows is still checked, any other is used as found), and
+    a download replaces the file only once it is complete and verified.
+    """
+    file_name, url, sha1, folder = _resolve(name, folder_or_sha1, sha1_hash, sha1, folder, cache_dir)
     data_dir = os.environ.get(ENV_DATA_DIR)
     if data_dir:
-        path = Path(data_dir).expanduser() / name
+        path = Path(data_dir).expanduser() / file_name
         if not path.is_file():
             raise DataError(
-                f"{ENV_DATA_DIR} is set, so {name} is expected at {path}, but there is no "
-                f"such file. Copy {name} (sha1 {sha1}) there, or unset {ENV_DATA_DIR} to download it."
+                f"{ENV_DATA_DIR} is set, so {file_name} is expected at {path}, but there is no such file. "
+                f"Copy {file_name} (sha1 {sha1}) there, or unset {ENV_DATA_DIR} to download it."
             )
-        if _sha1(path) != sha1:
+        if sha1 is not None and _sha1(path) != sha1:
             raise DataError(
                 f"{path} has sha1 {_sha1(path)}, expected {sha1}: it is not the file d2l "
                 "uses (truncated or edited?). Replace it with a good copy."
             )
         return str(path)
 
-    path = cache_dir() / name
+    path = (Path(os.fspath(folder)).expanduser() if folder is not None else _user_cache()) / file_name
     if path.is_file():
-        if _sha1(path) == sha1:
+        if sha1 is None or _sha1(path) == sha1:
             return str(path)
         print(f"Cached {path} fails its sha1 check; downloading it again.")
-    url = (os.environ.get(ENV_DATA_URL) or DATA_URL).rstrip("/") + "/" + name
     print(f"Downloading {path} from {url}...")
     _fetch(url, path, sha1, timeout)
     return str(path)

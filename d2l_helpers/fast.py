@@ -46,6 +46,12 @@ first use :func:`accelerate` checks two things:
 If either check fails, the learner's function runs as written. ``nn.RNN`` and
 ``nn.GRU`` get the same numerical check against PyTorch's own layer.
 
+The English edition's models
+----------------------------
+``Trainer.fit`` (d2l 1.0's API) uses the same kernels and the same checks for
+``RNNLMScratch``/``RNNLM`` around a scratch RNN or GRU or a one-layer
+``nn.RNN``/``nn.GRU``: see :mod:`d2l_helpers.fast_en`.
+
 Off switch and fallback
 -----------------------
 ``train_ch8(..., fast=False)`` or the environment variable ``D2L_FAST=0``

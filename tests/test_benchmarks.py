@@ -63,3 +63,26 @@ def test_reproduction_report_has_a_verdict_per_configuration():
     assert "time travelleryou can show black is white" in text  # the book's sample, for comparison
     short = reproduce.report(results, 20, 1, 0.5, 60.0, "reproduction.png")
     assert "no verdict" in short and "FAILED" not in short
+
+
+def test_bench_en_summary_takes_medians_ratios_and_the_largest_loss_difference():
+    import bench_en
+
+    def run(side, seconds, cpu, ppl):
+        return {"side": side, "model": "RNNLM(GRU)", "seconds": seconds, "cpu": cpu, "points": {"train_ppl": ppl}}
+
+    results = [
+        run("upstream", 9.0, 8.0, [10.0, 5.0]),
+        run("upstream", 12.0, 6.0, [10.0, 5.0]),
+        run("upstream", 30.0, 10.0, [10.0, 5.0]),
+        run("ours", 4.0, 2.0, [10.0, 5.0]),
+        run("ours", 8.0, 4.0, [10.0, 5.001]),
+        run("ours", 6.0, 4.0, [10.0, 5.0]),
+    ]
+    ((name, up, ours, ratio, cpu, diff, ok),) = bench_en.summarise(results)
+    assert (name, up, ours, ratio, cpu) == ("RNNLM(GRU)", 12.0, 6.0, 2.0, 2.0)
+    assert diff == pytest.approx(0.001 / 5.0) and ok
+    assert bench_en.max_relative_difference({"a": [1.0]}, {"a": [1.0, 2.0]}) == float("inf")
+    slow = [run("upstream", 10.0, 10.0, [1.0]), run("ours", 8.0, 8.0, [1.0])]
+    assert not bench_en.summarise(slow)[0][-1]  # 1.25x misses the 1.5x target
+    assert "MISSED" in bench_en.table(bench_en.summarise(slow), 5, 1, 1)

@@ -175,3 +175,26 @@ def test_cache_folder_that_cannot_be_made_is_a_data_error(server, tmp_path, monk
     with pytest.raises(DataError, match="Cannot write to the cache folder .*Set D2L_CACHE_DIR"):
         download("book.txt", SHA1)
     assert blocker.read_text() == "not a folder" and server.hits == []
+
+
+def test_the_english_editions_call_form_downloads_into_the_folder_it_names(server, tmp_path):
+    """d2l 1.0's download(url, folder, sha1_hash): verified, atomic, into that folder, not the cache."""
+    server.routes = {"book.txt": "good", "bad.txt": "corrupt"}
+    base = os.environ["D2L_DATA_URL"]
+    path = download(base + "book.txt", tmp_path / "data", SHA1)
+    assert path == str(tmp_path / "data" / "book.txt")
+    with open(path, "rb") as f:
+        assert f.read() == GOOD
+    assert not (tmp_path / "cache").exists()
+    with pytest.raises(DataError, match="sha1"):
+        download(base + "bad.txt", tmp_path / "data", SHA1)
+    assert sorted(os.listdir(tmp_path / "data")) == ["book.txt"]  # nothing half-written
+
+
+def test_the_chinese_editions_data_hub_name_goes_through_the_mirror_and_the_cache(server, monkeypatch, tmp_path):
+    """0.17's DATA_HUB[name] = (DATA_URL + file, sha1); download(name): $D2L_DATA_URL replaces d2l's server."""
+    server.routes = {"book.txt": "good"}
+    monkeypatch.setitem(d2l.DATA_HUB, "book", (d2l.DATA_URL + "book.txt", SHA1))
+    path = download("book")
+    assert path == str(tmp_path / "cache" / "book.txt") and server.hits == ["/book.txt"]
+    assert download("book") == path and server.hits == ["/book.txt"]  # cached, checked, not fetched again
