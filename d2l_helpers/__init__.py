@@ -11,7 +11,8 @@ Use it as the book uses ``d2l``::
 
 Modules: ``data`` (download, vocabulary, iterators), ``scratch`` (models from
 scratch), ``concise`` (``RNNModel``), ``train`` (training and prediction),
-``dashboard`` (the live plot), ``plotting`` (the book's ``Animator`` and
+``dashboard`` (the live plot), ``sweep`` (a function over a grid of
+hyper-parameters, on local processes or Dask; its panel in ``sweep_panel``), ``plotting`` (the book's ``Animator`` and
 ``plot``), ``utils`` (devices, timers, seeds).
 
 ``d2l.plt`` is ``matplotlib.pyplot``, imported on first use: importing this
@@ -52,6 +53,8 @@ from .scratch import (
     rnn,
     rnn_params_from_nn,
 )
+from .sweep import SweepInterrupted, SweepResults, last_sweep, sweep
+from .sweep_panel import plot_sweep
 from .train import (
     History,
     TrainingDiverged,
@@ -76,6 +79,8 @@ __all__ = [
     "RNNModel",
     "RNNModelScratch",
     "SeqDataLoader",
+    "SweepInterrupted",
+    "SweepResults",
     "Timer",
     "TrainingDiverged",
     "Vocab",
@@ -94,12 +99,14 @@ __all__ = [
     "init_deep_state",
     "init_gru_state",
     "init_rnn_state",
+    "last_sweep",
     "load_corpus_time_machine",
     "load_data_time_machine",
     "load_heldout_time_machine",
     "max_epochs_from_env",
     "plot",
     "plot_histories",
+    "plot_sweep",
     "predict_ch8",
     "read_time_machine",
     "reshape",
@@ -111,6 +118,7 @@ __all__ = [
     "set_figsize",
     "set_seed",
     "sgd",
+    "sweep",
     "size",
     "tensor",
     "tokenize",
