@@ -312,14 +312,16 @@ class _Backend:
         return self.kind == "loky" and isinstance(error, BrokenProcessPool)
 
     def renew(self):
-        self.pool = self._loky_pool()  # loky replaces a broken pool by a new one
+        """A fresh loky pool for a broken one: the old one is shut down first, so that loky cannot hand it back."""
+        self.pool.shutdown(wait=True, kill_workers=True)
+        self.pool = self._loky_pool()
 
     def cancel(self, futures):
         """Cancel what has not started; stop our own workers (the user's executor keeps running)."""
         for future in futures:
             future.cancel()
         if self.kind == "loky":
-            self.pool.shutdown(wait=False, kill_workers=True)
+            self.pool.shutdown(wait=True, kill_workers=True)
 
 
 # --------------------------------------------------------------------------
@@ -405,6 +407,7 @@ def sweep(experiment, param_grid, executor=None, cache=None, *, n_workers=None, 
                     retry.append(i)
                     broken = True
                 else:
+                    broken = broken or backend.died(error)
                     how = "its worker died twice" if backend.died(error) else "the executor failed"
                     finish(i, {"value": None, "error": f"{how}: {type(error).__name__}: {error}"} | _nowhere())
             if broken:
