@@ -36,6 +36,7 @@ notebooks: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_train.py
+	$(BIN)/python benchmarks/bench_sweep.py
 
 reproduce: setup
 	$(BIN)/python benchmarks/reproduce.py

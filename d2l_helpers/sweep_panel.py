@@ -17,6 +17,7 @@ value of ``hue``, as a matplotlib Figure drawn off-screen (no pyplot).
 from __future__ import annotations
 
 import base64
+import functools
 import math
 import time
 import warnings
@@ -100,9 +101,9 @@ class _Off:
 class TextSweepProgress(_Progress):
     """One line per finished configuration."""
 
-    def __init__(self, results, to_run, clock=time.perf_counter, out=print):
+    def __init__(self, results, to_run, clock=time.perf_counter, out=None):
         super().__init__(results, to_run, clock)
-        self.out = out
+        self.out = out or functools.partial(print, flush=True)  # flushed: a log file shows each line as it comes
         cached = self.total - to_run
         if cached:
             out(f"sweep: {cached} of {self.total} configurations from the cache, running {to_run}")
