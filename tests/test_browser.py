@@ -1,16 +1,26 @@
-"""End to end: the live dashboard in a real JupyterLab, watched by headless Chromium.
+"""End to end: the live dashboard in a real browser, in JupyterLab and in the classic Notebook.
 
-The test starts JupyterLab on 127.0.0.1 (configured for testing by
-``jupyterlab.galata.configure_jupyter_server``), opens a small training
-notebook in Debian's Chromium driven by playwright-python, runs it, and checks
-what a learner sees:
+The tests start a Jupyter server on 127.0.0.1, open a small training notebook
+in Debian's Chromium driven by playwright-python, run it, and check what a
+learner sees.
 
-1. while the training cell is busy, the plot image changes several times
-   (a screenshot of the running panel is saved to ``docs/dashboard.png``);
-2. once it is done, the panel has become a static image and the book's
+In JupyterLab (ipywidgets 8, configured for testing by
+``jupyterlab.galata.configure_jupyter_server``):
+
+1. saved while training runs (as autosave does), closed, the server (and so
+   the kernel) stopped and started again: the notebook reopens showing the
+   panel's latest frame, never "Error displaying widget" (``make lab`` turns
+   on JupyterLab's "save widget state" setting; see tools/jupyterlab_overrides.json);
+2. run again: while the training cell is busy, the plot image changes several
+   times (a screenshot of the running panel is saved to ``docs/dashboard.png``);
+3. once it is done, the panel has become a static image and the book's
    printed lines are there;
-3. saved, the notebook holds a PNG and no widget view; after a server
+4. saved, the notebook holds a PNG and no widget view; after a server
    restart it reopens without "Error displaying widget".
+
+In the classic Notebook 6.5 with ipywidgets 7.7.1, from the Colab-like
+environment (``.venv-colab``; Colab's runtime ships the same Notebook and
+ipywidgets): the frames change while the cell runs, and the PNG is there after.
 
 It needs Debian's ``chromium`` (playwright's own browser download is not
 used). It installs it with apt-get when it can (as root); elsewhere it skips,
@@ -29,6 +39,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from kernels import COLAB, colab_python
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "docs" / "dashboard.png"
@@ -145,6 +156,9 @@ def _free_port():
 class JupyterLab:
     """A JupyterLab server on 127.0.0.1 serving ``root``, with its own config, settings and runtime dirs."""
 
+    app = "lab"
+    python = sys.executable
+
     def __init__(self, root: Path, home: Path):
         self.root, self.home = root, home
         self.config = home / "jupyter_server_config.py"
@@ -180,7 +194,7 @@ class JupyterLab:
         self.url = f"http://127.0.0.1:{self.port}/"
         with open(self.log, "a") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "jupyter", "lab", f"--config={self.config}", f"--ServerApp.port={self.port}"],
+                [str(self.python), "-m", "jupyter", self.app] + self.arguments(),
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -197,6 +211,9 @@ class JupyterLab:
                 time.sleep(0.3)
         raise RuntimeError(f"JupyterLab did not answer within {timeout} s:\n{self.log_tail()}")
 
+    def arguments(self):
+        return [f"--config={self.config}", f"--ServerApp.port={self.port}"]
+
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()  # jupyter shuts its kernels down on SIGTERM
@@ -209,6 +226,35 @@ class JupyterLab:
 
     def log_tail(self, n=3000):
         return self.log.read_text(errors="replace")[-n:] if self.log.exists() else ""
+
+
+class ClassicNotebook(JupyterLab):
+    """The classic Notebook 6.5 server of the Colab-like environment (ipywidgets 7.7.1, widgetsnbextension 3.6)."""
+
+    app = "notebook"
+
+    def __init__(self, root: Path, home: Path):
+        super().__init__(root, home)
+        self.python = colab_python()
+
+    def arguments(self):
+        return [
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={self.port}",
+            "--NotebookApp.token=",
+            "--NotebookApp.password=",
+            "--allow-root",
+            f"--notebook-dir={self.root}",
+        ]
+
+
+@pytest.fixture
+def classic(tmp_path):
+    (tmp_path / "work").mkdir()
+    server = ClassicNotebook(tmp_path / "work", tmp_path)
+    yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -255,53 +301,91 @@ def _screenshot_panel(page):
 # --------------------------------------------------------------------------
 
 
+def _watch_training(page, state_js, screenshot=None, timeout_s=240, stop_after_changes=None):
+    """Poll the training cell until it is done (or has changed its image ``stop_after_changes`` times).
+
+    Returns (image changes seen while busy, whether it was busy, the last state, a description).
+    """
+    changes_while_busy, shot, busy_seen, previous, state = 0, False, False, None, None
+    started, deadline = time.monotonic(), time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        state = page.evaluate(state_js)
+        busy = state is not None and "*" in state["prompt"]
+        busy_seen |= busy
+        if busy and state["src"]:
+            if previous is not None and state["src"] != previous:
+                changes_while_busy += 1
+            previous = state["src"]
+            if screenshot and changes_while_busy >= 2 and state["done"] >= 0.6 and not shot:
+                screenshot(page)  # the panel well into training, the curves well drawn
+                shot = True
+            if stop_after_changes is not None and changes_while_busy >= stop_after_changes:
+                break
+        if busy_seen and not busy and state["final"]:
+            break
+        time.sleep(0.1)
+    elapsed = time.monotonic() - started
+    info = f"after {elapsed:.0f} s: {changes_while_busy} image changes while busy, last state {state}"
+    return changes_while_busy, busy_seen, state, info
+
+
 def test_dashboard_runs_live_in_jupyterlab_and_is_saved_as_an_image(chromium, lab):
     from playwright.sync_api import sync_playwright
 
+    overrides = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    assert json.loads(overrides.read_text())["@jupyter-widgets/jupyterlab-manager:plugin"]["saveState"] is True, (
+        "make lab-setup installs tools/jupyterlab_overrides.json there"
+    )
     path = lab.root / NOTEBOOK
     _write_notebook(path)
     lab.start()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS, headless=True)
         try:
+            # 1. Saved while training runs, then reopened after the kernel is gone: the latest frame.
             page = _open_notebook(browser, lab)
             page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")  # not awaited
+            changes, busy_seen, state, info = _watch_training(page, CELL_STATE_JS, stop_after_changes=2)
+            assert busy_seen and changes >= 2, info
+            page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+            page.wait_for_timeout(1500)
+            saved = json.loads(path.read_text())
+            assert WIDGET_VIEW in json.dumps(saved["cells"][-1]["outputs"]), "saved mid-run: the live panel"
+            models = saved["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+            assert "ImageModel" in {m["model_name"] for m in models.values()}  # the widgets' state is saved too
+            page.close()
+            lab.stop()  # the kernel goes with the server, mid-training
+            lab.start()
+            page = _open_notebook(browser, lab)
+            page.wait_for_function(f"() => ({CELL_STATE_JS})().src", timeout=60_000)
+            page.wait_for_timeout(1000)
+            state = page.evaluate(CELL_STATE_JS)
+            assert state["src"] and state["widgets"] > 0, state  # the panel as it was, from the saved state
+            assert "Error displaying widget" not in page.inner_text("body")
+            print(f"\nsaved mid-run and reopened: the latest frame shows ({len(state['src'])} characters of image)")
 
-            # 1. Watch the plot while the training cell is busy.
-            changes_while_busy, screenshot, busy_seen, previous = 0, False, False, None
-            started, deadline = time.monotonic(), time.monotonic() + 240
-            while time.monotonic() < deadline:
-                state = page.evaluate(CELL_STATE_JS)
-                busy = state is not None and "*" in state["prompt"]
-                busy_seen |= busy
-                if busy and state["src"]:
-                    if previous is not None and state["src"] != previous:
-                        changes_while_busy += 1
-                    previous = state["src"]
-                    if changes_while_busy >= 2 and state["done"] >= 0.6 and not screenshot:
-                        _screenshot_panel(page)  # the panel well into training, the curves well drawn
-                        screenshot = True
-                if busy_seen and not busy and state["final"]:
-                    break
-                time.sleep(0.1)
-            elapsed = time.monotonic() - started
-            info = f"after {elapsed:.0f} s: {changes_while_busy} image changes while busy, last state {state}"
+            # 2. Run again, to the end, watching the plot while the training cell is busy.
+            page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+            changes_while_busy, busy_seen, state, info = _watch_training(page, CELL_STATE_JS, _screenshot_panel)
             assert busy_seen, info
             assert changes_while_busy >= 3, info
-            assert screenshot and SCREENSHOT.stat().st_size > 10_000, info
+            assert SCREENSHOT.stat().st_size > 10_000, info
 
-            # 2. Done: a static image where the panel was, the book's lines printed under it.
+            # 3. Done: a static image where the panel was, the book's lines printed under it.
             assert state["final"] > 400 and state["widgets"] == 0 and state["src"] is None, info
             assert "tokens/sec on " in state["text"] and state["text"].count("time traveller") >= 7, info
             assert "Error displaying widget" not in page.inner_text("body")
-            print(f"\ndashboard e2e: {info.split(', last state')[0]}")
+            print(f"dashboard e2e: {info.split(', last state')[0]}")
 
-            # 3. Saved: a PNG and no widget view or widget state.
+            # 4. Saved: a PNG and no widget view; no widget state but for closed, emptied models.
             page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+            page.wait_for_timeout(1500)
             saved = json.loads(path.read_text())
             outputs = saved["cells"][-1]["outputs"]
             assert [o for o in outputs if "image/png" in o.get("data", {})], outputs
-            assert WIDGET_VIEW not in json.dumps(saved) and "widgets" not in saved["metadata"]
+            assert WIDGET_VIEW not in json.dumps(saved["cells"])
+            models = saved["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+            assert "ImageModel" not in {m["model_name"] for m in models.get("state", {}).values()}
             page.close()
 
             # ... and reopened after a server restart: still the image, no widget error.
@@ -314,6 +398,61 @@ def test_dashboard_runs_live_in_jupyterlab_and_is_saved_as_an_image(chromium, la
             assert "Error displaying widget" not in page.inner_text("body")
         except Exception:
             print(lab.log_tail())
+            raise
+        finally:
+            browser.close()
+
+
+# The training cell in the classic Notebook's page.
+CLASSIC_CELL_STATE_JS = """() => {
+    const cells = document.querySelectorAll('#notebook .cell.code_cell');
+    const cell = cells[cells.length - 1];
+    if (!cell) return null;
+    const image = cell.querySelector('.widget-image');
+    const final = cell.querySelector('.output_png img');
+    const progress = [...cell.querySelectorAll('.widget-label')]
+        .map((label) => label.textContent.match(/^(\\d+)\\/(\\d+) /)).find((match) => match);
+    return {
+        done: progress ? progress[1] / progress[2] : 0,
+        prompt: (cell.querySelector('.input_prompt') || {}).textContent || '',
+        src: image ? image.getAttribute('src') : null,
+        widgets: cell.querySelectorAll('.jupyter-widgets').length,
+        final: final ? final.naturalWidth : 0,
+        text: (cell.querySelector('.output') || {}).innerText || '',
+    };
+}"""
+
+CLASSIC_KERNEL_IDLE_JS = """() => {
+    const nb = window.Jupyter && window.Jupyter.notebook;
+    return !!(nb && nb.kernel && nb.kernel.is_connected()) &&
+        !!document.querySelector('#kernel_indicator_icon.kernel_idle_icon');
+}"""
+
+
+def test_dashboard_runs_live_in_the_classic_notebook_with_ipywidgets_7(chromium, classic):
+    from playwright.sync_api import sync_playwright
+
+    assert (COLAB / "bin" / "jupyter-notebook").exists()
+    path = classic.root / NOTEBOOK
+    _write_notebook(path)
+    classic.start()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 1000})
+            page.goto(f"{classic.url}notebooks/{NOTEBOOK}")
+            page.wait_for_function(CLASSIC_KERNEL_IDLE_JS, timeout=120_000, polling=250)
+            page.evaluate("() => { window.Jupyter.notebook.execute_all_cells(); }")
+            changes_while_busy, busy_seen, state, info = _watch_training(page, CLASSIC_CELL_STATE_JS)
+            assert busy_seen, info
+            assert changes_while_busy >= 3, info  # the ipywidgets 7 panel repaints while the cell runs
+            assert state["final"] > 400 and state["widgets"] == 0 and state["src"] is None, info
+            assert "tokens/sec on " in state["text"], info
+            body = page.inner_text("body")
+            assert "Error displaying widget" not in body and "could not be displayed" not in body
+            print(f"\nclassic Notebook + ipywidgets 7: {info.split(', last state')[0]}")
+        except Exception:
+            print(classic.log_tail())
             raise
         finally:
             browser.close()

@@ -1,0 +1,175 @@
+"""train_ch8 in a real kernel, in both environments (ipywidgets 8 / ipykernel 7, and Colab's 7 / 6.17).
+
+1. Kernel > Interrupt during the first of three train_ch8 calls in a loop stops
+   the whole cell within seconds: the statement after the loop does not run,
+   the interrupted model keeps its trained weights, ``d2l.last_history()`` has
+   its epochs, and the panel ends as a static PNG.
+2. The panel's progress line changes every epoch, while the plot image is
+   redrawn at most about once a second.
+
+The kernel is driven with jupyter_client, as a front end does: the messages it
+sends (widget updates, displays, the execute reply) are read from its channels.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import pytest
+from jupyter_client import KernelManager
+from jupyter_client.kernelspec import KernelSpecManager
+from kernels import ENVIRONMENTS, ROOT, kernelspec_dir
+
+PLAIN_TEXT = "<d2l training plot>"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+SETUP = """\
+import torch
+from torch import nn
+
+import d2l_helpers as d2l
+
+d2l.set_seed(0)
+train_iter, vocab = d2l.load_data_time_machine(32, 35)
+tiny_iter = d2l.SeqDataLoader(8, 10, False, 10000, seed=0, corpus=train_iter.corpus[:1500], vocab=vocab)
+"""
+
+LOOP = """\
+nets, initial = [], []
+for lr in (1, 2, 3):
+    net = d2l.RNNModel(nn.GRU(len(vocab), 64), len(vocab))
+    nets.append(net)
+    initial.append([p.detach().clone() for p in net.parameters()])
+    d2l.train_ch8(net, train_iter, vocab, lr, 10000, "cpu", log_every=5)
+print("after the loop")
+"""
+
+AFTERWARDS = """\
+history = d2l.last_history()
+changed = any(not torch.equal(a, p) for a, p in zip(initial[0], nets[0].parameters()))
+print(len(nets), history.interrupted, len(history.perplexity), changed)
+"""
+
+
+class Kernel:
+    """A kernel of one environment, and what it sends while executing a cell."""
+
+    def __init__(self, tmp_path, env_name):
+        python = ENVIRONMENTS[env_name]()
+        specs = KernelSpecManager(kernel_dirs=[str(kernelspec_dir(tmp_path, python, env_name) / "kernels")])
+        self.km = KernelManager(kernel_name=env_name, kernel_spec_manager=specs)
+        env = dict(os.environ, D2L_PLOT="widget", OMP_NUM_THREADS="1")
+        env.pop("D2L_MAX_EPOCHS", None)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        self.km.start_kernel(env=env, cwd=str(tmp_path))
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=120)
+
+    def execute(self, code, timeout=300, on_message=None):
+        """Run ``code``; return (reply content, iopub messages of this cell, seconds).
+
+        ``on_message(msg, elapsed)`` sees every iopub message as it arrives.
+        """
+        msg_id = self.kc.execute(code)
+        messages, reply, start = [], None, time.monotonic()
+        while True:
+            elapsed = time.monotonic() - start
+            if elapsed > timeout:
+                raise TimeoutError(f"the cell did not finish in {timeout} s: {code[:60]!r}")
+            try:
+                msg = self.kc.get_iopub_msg(timeout=0.2)
+            except Exception:  # queue.Empty: nothing yet
+                msg = None
+            if msg is not None and msg["parent_header"].get("msg_id") == msg_id:
+                messages.append((elapsed, msg))
+                if on_message is not None:
+                    on_message(msg, elapsed)
+                if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                    break
+        while reply is None or reply["parent_header"].get("msg_id") != msg_id:  # skip earlier replies
+            reply = self.kc.get_shell_msg(timeout=30)
+        return reply["content"], [m for _, m in messages], time.monotonic() - start
+
+    def stop(self):
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=True)
+
+
+@pytest.fixture(params=sorted(ENVIRONMENTS))
+def kernel(request, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    k = Kernel(tmp_path, request.param)
+    content, _, _ = k.execute(SETUP)
+    assert content["status"] == "ok", content
+    yield k
+    k.stop()
+
+
+def _stdout(messages):
+    return "".join(m["content"]["text"] for m in messages if m["msg_type"] == "stream")
+
+
+def _widget_updates(messages):
+    """(model id, state) of every widget update the kernel sent."""
+    out = []
+    for m in messages:
+        if m["msg_type"] == "comm_msg" and m["content"]["data"].get("method") == "update":
+            out.append((m["content"]["comm_id"], m["content"]["data"].get("state", {})))
+    return out
+
+
+def test_interrupt_stops_the_whole_cell_and_keeps_the_interrupted_run(kernel):
+    sent = {}
+
+    def interrupt_once_training_runs(msg, elapsed):
+        # The progress line of epoch 2 has gone out: the first train_ch8 is well under way.
+        if "at" not in sent and msg["msg_type"] == "comm_msg":
+            state = msg["content"]["data"].get("state", {})
+            if str(state.get("value", "")).startswith("2/10000 "):
+                kernel.km.interrupt_kernel()
+                sent["at"] = elapsed
+
+    content, messages, seconds = kernel.execute(LOOP, on_message=interrupt_once_training_runs)
+    assert "at" in sent, "training never reached epoch 2"
+    assert seconds - sent["at"] < 10, f"the cell ended {seconds - sent['at']:.1f} s after the interrupt"
+    assert content["status"] == "error" and content["ename"] == "TrainingInterrupted", content
+    printed = _stdout(messages)
+    assert "after the loop" not in printed
+    assert re.search(r"Interrupted in epoch \d+ of 10000; the model keeps its weights", printed), printed
+    # the panel of the first run became the static PNG; no second run started (one panel only)
+    views = [m for m in messages if m["msg_type"] == "display_data" and WIDGET_VIEW in m["content"]["data"]]
+    finals = [m for m in messages if m["msg_type"] == "update_display_data"]
+    assert len(views) == 1 and len(finals) == 1
+    assert set(finals[0]["content"]["data"]) == {"image/png", "text/plain"}
+    assert finals[0]["content"]["data"]["text/plain"] == PLAIN_TEXT
+
+    content, messages, _ = kernel.execute(AFTERWARDS)
+    assert content["status"] == "ok", content
+    count, interrupted, epochs, changed = _stdout(messages).split()
+    assert (count, interrupted, changed) == ("1", "True", "True") and int(epochs) >= 2
+
+
+def test_progress_line_changes_every_epoch_and_the_plot_at_most_about_once_a_second(kernel):
+    code = "net = d2l.RNNModel(nn.GRU(len(vocab), 32), len(vocab))\n"
+    code += 'h = d2l.train_ch8(net, tiny_iter, vocab, 1, 40, "cpu")'
+    content, messages, seconds = kernel.execute(code)
+    assert content["status"] == "ok", content
+    updates = _widget_updates(messages)
+    lines = [s["value"] for _, s in updates if re.match(r"\d+/40 · ", str(s.get("value", "")))]
+    assert [int(line.split("/")[0]) for line in lines] == list(range(1, 41))  # one progress line an epoch
+    models = {
+        m["content"]["comm_id"]: m["content"]["data"]["state"].get("_model_name")
+        for m in messages
+        if m["msg_type"] == "comm_open"
+    }
+    (image_id,) = [comm for comm, name in models.items() if name == "ImageModel"]
+    frames = [  # an image update carries its PNG as a binary buffer (the final, emptying one carries none)
+        m
+        for m in messages
+        if m["msg_type"] == "comm_msg" and m["content"]["comm_id"] == image_id and any(len(b) for b in m["buffers"])
+    ]
+    # the first and the last epoch are always drawn; in between at most one frame a second
+    assert 2 <= len(frames) <= seconds / 1.0 + 2, (len(frames), seconds)
