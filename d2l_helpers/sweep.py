@@ -34,8 +34,11 @@ This module knows nothing about what the function does. It
    out of memory) on a fresh pool; if it dies again it is recorded as failed.
    Dask does this itself (``distributed.scheduler.allowed-failures``).
 
-Kernel > Interrupt (Ctrl-C) cancels what has not started, stops the local
-workers, finalises the panel and raises :class:`SweepInterrupted`; what
+Kernel > Interrupt (Ctrl-C) follows the package's rule (``d2l_helpers.utils``):
+the first one cancels what has not started and lets the running
+configurations finish (their results are kept); a second one stops them at
+once (the local workers are killed). Either way the panel is finalised and
+:class:`SweepInterrupted` (a ``TrainingInterrupted``) stops the cell; what
 finished is in the cache, in the exception's ``.result`` and in
 :func:`last_sweep`.
 """
@@ -56,17 +59,7 @@ import traceback
 from collections import deque
 
 from .sweep_results import Cache, Record, SweepResults, metrics_of, record_from_cache
-from .utils import set_seed
-
-try:  # issue 9 puts the cell-stopping exception in utils; until then, the same shape here
-    from .utils import TrainingInterrupted
-except ImportError:  # pragma: no cover - removed once issue 9 is merged
-
-    class TrainingInterrupted(KeyboardInterrupt):
-        def __init__(self, message="", result=None):
-            super().__init__(message)
-            self.result = result
-
+from .utils import StopOnInterrupt, TrainingInterrupted, set_seed
 
 __all__ = ["Record", "SweepInterrupted", "SweepResults", "expand_grid", "last_sweep", "sweep"]
 
@@ -381,45 +374,65 @@ def sweep(experiment, param_grid, executor=None, cache=None, *, n_workers=None, 
         panel.update(record)
 
     in_flight, retry, attempts = {}, deque(), dict.fromkeys(todo, 0)
-    status = "error"
+    status, stop = "error", StopOnInterrupt()
     try:
-        if backend.kind == "serial":
+        if backend.kind == "serial":  # here: an interrupt reaches the function itself (train_ch8 handles it)
             while todo:
                 i = todo.popleft()
                 finish(i, run_config(experiment, configs[i], config_seed(configs[i])))
-        while todo or retry or in_flight:
-            # A configuration retried after its worker died runs alone: if the pool dies again, it was that one.
-            if retry and not in_flight:
-                i = retry.popleft()
-                in_flight[backend.submit(experiment, configs[i], config_seed(configs[i]))] = i
-            while todo and not retry and (backend.capacity is None or len(in_flight) < backend.capacity):
-                i = todo.popleft()
-                in_flight[backend.submit(experiment, configs[i], config_seed(configs[i]))] = i
-            done = backend.wait(list(in_flight), _POLL)
-            broken = False
-            for future in done:
-                i = in_flight.pop(future)
-                attempts[i] += 1
-                error = future.exception()
-                if error is None:
-                    finish(i, future.result())
-                elif backend.died(error) and attempts[i] < 2:
-                    retry.append(i)
-                    broken = True
-                else:
-                    broken = broken or backend.died(error)
-                    how = "its worker died twice" if backend.died(error) else "the executor failed"
-                    finish(i, {"value": None, "error": f"{how}: {type(error).__name__}: {error}"} | _nowhere())
-            if broken:
-                backend.renew()
+        with stop:
+            while todo or retry or in_flight:
+                if stop.requested and (todo or retry):  # the first Ctrl-C: nothing new starts
+                    cancelled = sum(bool(future.cancel()) for future in in_flight)  # queued on Dask or an executor
+                    todo.clear()
+                    retry.clear()
+                    print(
+                        f"Interrupted: waiting for the {len(in_flight) - cancelled} running configuration(s) to finish "
+                        "(interrupt again to stop them now)"
+                    )
+                _step(backend, experiment, configs, todo, retry, in_flight, attempts, finish)
+        if stop.requested:
+            raise KeyboardInterrupt
         status = "done"
     except KeyboardInterrupt:
         status = "interrupted"
         backend.cancel(list(in_flight))
-        raise SweepInterrupted(_interrupt_message(results, store), result=results) from None
+        message = _interrupt_message(results, store)
+        print(message)
+        raise SweepInterrupted(message, result=results) from None
     finally:
         panel.close(status)
     return results
+
+
+def _step(backend, experiment, configs, todo, retry, in_flight, attempts, finish):
+    """Submit what may start, wait a little, and take in what finished."""
+    # A configuration retried after its worker died runs alone: if the pool dies again, it was that one.
+    if retry and not in_flight:
+        i = retry.popleft()
+        in_flight[backend.submit(experiment, configs[i], config_seed(configs[i]))] = i
+    while todo and not retry and (backend.capacity is None or len(in_flight) < backend.capacity):
+        i = todo.popleft()
+        in_flight[backend.submit(experiment, configs[i], config_seed(configs[i]))] = i
+    done = backend.wait(list(in_flight), _POLL)
+    broken = False
+    for future in done:
+        i = in_flight.pop(future)
+        if future.cancelled():  # cancelled by an interrupt before it started: stays "not run"
+            continue
+        attempts[i] += 1
+        error = future.exception()
+        if error is None:
+            finish(i, future.result())
+        elif backend.died(error) and attempts[i] < 2:
+            retry.append(i)
+            broken = True
+        else:
+            broken = broken or backend.died(error)
+            how = "its worker died twice" if backend.died(error) else "the executor failed"
+            finish(i, {"value": None, "error": f"{how}: {type(error).__name__}: {error}"} | _nowhere())
+    if broken:
+        backend.renew()
 
 
 def _nowhere():

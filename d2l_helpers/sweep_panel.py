@@ -16,34 +16,24 @@ value of ``hue``, as a matplotlib Figure drawn off-screen (no pyplot).
 
 from __future__ import annotations
 
-import base64
 import functools
 import math
 import time
 import warnings
 
-from .dashboard import RateLimiter, _fmt_time, _have_ipywidgets, _in_kernel, _new_figure, _png, resolve_mode
-
-try:  # issue 9 adds these to the dashboard; until then, stand-ins with the same names and behaviour
-    from .dashboard import finish_panel, show_panel
-except ImportError:  # pragma: no cover - removed once issue 9 is merged
-
-    def show_panel(box):
-        from IPython.display import display
-
-        view = {"version_major": 2, "version_minor": 0, "model_id": box.model_id}
-        bundle = {"text/plain": PLAIN_TEXT, "application/vnd.jupyter.widget-view+json": view}
-        return display(bundle, raw=True, display_id=True)
-
-    def finish_panel(handle, png_bytes, widgets):
-        handle.update({"image/png": base64.b64encode(png_bytes).decode("ascii"), "text/plain": PLAIN_TEXT}, raw=True)
-        for widget in widgets:
-            widget.close()
-
+from .dashboard import (
+    RateLimiter,
+    _fmt_time,
+    _have_ipywidgets,
+    _in_kernel,
+    _new_figure,
+    _png,
+    finish_panel,
+    resolve_mode,
+    show_panel,
+)
 
 __all__ = ["SweepPanel", "TextSweepProgress", "make_sweep_panel", "plot_sweep"]
-
-PLAIN_TEXT = "<d2l sweep plot>"
 
 
 def make_sweep_panel(mode, results, to_run):
@@ -182,7 +172,7 @@ class SweepPanel(_Progress):
         row = widgets.HBox([self.bar, self.timing_label])
         self.box = widgets.VBox([self.image, row, self.best_label])
         self.widgets = [self.box, row, self.image, self.bar, self.timing_label, self.best_label]
-        self.handle = (show or show_panel)(self.box)
+        self.handle = show_panel(self.box, display=show)
 
     def update(self, record):
         self.count(record)
@@ -204,8 +194,7 @@ class SweepPanel(_Progress):
         self.closed = True
         how = {"done": "finished", "interrupted": "interrupted"}.get(status, "stopped by an error")
         png = self.plot.png(f"sweep {how}: {self.timing()}\n{self.best_text()}")
-        self.image.value = b""  # leave a notebook runner nothing big to store
-        finish_panel(self.handle, png, self.widgets)
+        finish_panel(self.handle, png, self.widgets, images=[self.image])
 
 
 # --------------------------------------------------------------------------

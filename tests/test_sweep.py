@@ -17,12 +17,12 @@ import textwrap
 import pytest
 
 import d2l_helpers as d2l
+from d2l_helpers import dashboard
 from d2l_helpers import sweep_panel as sp
-from d2l_helpers import utils
+from d2l_helpers.utils import TrainingInterrupted
 
 sw = importlib.import_module("d2l_helpers.sweep")  # the module: d2l_helpers.sweep is the function
 
-TrainingInterrupted = getattr(utils, "TrainingInterrupted", sw.TrainingInterrupted)  # issue 9 moves it to utils
 
 NOTEBOOK_CELL = textwrap.dedent(
     """
@@ -318,8 +318,9 @@ class FakeDisplay:
     def __init__(self):
         self.shown, self.updates = [], []
 
-    def __call__(self, box):
-        self.shown.append(box)
+    def __call__(self, bundle, raw=False, display_id=False):
+        assert raw and display_id
+        self.shown.append(bundle)
         return self
 
     def update(self, bundle, raw=False):
@@ -341,7 +342,8 @@ def test_widget_panel_shows_progress_and_best_then_leaves_a_png(monkeypatch):
     assert panel.bar.value == 4 and panel.timing_label.value.startswith("4/4 done")
     assert panel.best_label.value == "best value 0 at a=2"
     (bundle,) = panel.handle.updates
-    assert bundle["text/plain"] == sp.PLAIN_TEXT and bundle["image/png"]
+    assert panel.handle.shown[0]["text/plain"] == bundle["text/plain"] == dashboard.PLAIN_TEXT and bundle["image/png"]
+    assert panel.handle.shown[0]["application/vnd.jupyter.widget-view+json"]["model_id"]
     assert panel.closed and all(w.comm is None for w in panel.widgets)  # widgets closed
     assert results.best().params == {"a": 2}
 
