@@ -69,6 +69,7 @@ notebooks: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/bench_train.py
 	$(BIN)/python benchmarks/bench_en.py
+	$(BIN)/python benchmarks/bench_sweep.py
 
 reproduce: $(DEV_STAMP)
 	$(BIN)/python benchmarks/reproduce.py

@@ -19,12 +19,14 @@ Use it as the book uses ``d2l``::
 
 Modules: ``data`` (download, vocabulary, iterators), ``scratch`` (models from
 scratch), ``concise`` (``RNNModel``), ``train`` (training and prediction),
-``dashboard`` (the live plot), ``plotting`` (the book's ``Animator`` and
-``plot``), ``utils`` (devices, timers, seeds); for the English edition:
-``framework`` (``Module``, ``DataModule``, ``Trainer``, ...), ``board`` (its
-``ProgressBoard``, drawn by the dashboard), ``data_en`` (``TimeMachine`` and
-its ``Vocab``), ``models_en`` (``RNNScratch``, ``RNNLMScratch``, ``GRU``, ...),
-``fast_en`` (its fast path), ``aliases`` (``d2l.zeros``, ``d2l.matmul``, ...).
+``dashboard`` (the live plot), ``sweep`` (a function over a grid of
+hyper-parameters, on local processes or Dask; its panel in ``sweep_panel``),
+``plotting`` (the book's ``Animator`` and ``plot``), ``utils`` (devices,
+timers, seeds); for the English edition: ``framework`` (``Module``,
+``DataModule``, ``Trainer``, ...), ``board`` (its ``ProgressBoard``, drawn by
+the dashboard), ``data_en`` (``TimeMachine`` and its ``Vocab``), ``models_en``
+(``RNNScratch``, ``RNNLMScratch``, ``GRU``, ...), ``fast_en`` (its fast path),
+``aliases`` (``d2l.zeros``, ``d2l.matmul``, ...).
 
 ``d2l.plt`` is ``matplotlib.pyplot``, imported on first use: importing this
 package does not import matplotlib.
@@ -95,6 +97,8 @@ from .scratch import (
     rnn,
     rnn_params_from_nn,
 )
+from .sweep import SweepInterrupted, SweepResults, last_sweep, sweep
+from .sweep_panel import plot_sweep
 from .train import (
     History,
     TrainingDiverged,
@@ -155,6 +159,8 @@ __all__ = [
     "RNNModel",
     "RNNModelScratch",
     "SeqDataLoader",
+    "SweepInterrupted",
+    "SweepResults",
     "Timer",
     "TrainingDiverged",
     "TrainingInterrupted",
@@ -174,6 +180,7 @@ __all__ = [
     "init_deep_state",
     "init_gru_state",
     "init_rnn_state",
+    "last_sweep",
     "load_corpus_time_machine",
     "load_data_time_machine",
     "last_history",
@@ -181,6 +188,7 @@ __all__ = [
     "max_epochs_from_env",
     "plot",
     "plot_histories",
+    "plot_sweep",
     "predict_ch8",
     "read_time_machine",
     "reshape",
@@ -192,6 +200,7 @@ __all__ = [
     "set_figsize",
     "set_seed",
     "sgd",
+    "sweep",
     "size",
     "tensor",
     "tokenize",
