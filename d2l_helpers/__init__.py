@@ -57,13 +57,24 @@ from .train import (
     TrainingDiverged,
     evaluate_perplexity,
     grad_clipping,
+    last_history,
     max_epochs_from_env,
     predict_ch8,
     sgd,
     train_ch8,
     train_epoch_ch8,
 )
-from .utils import Accumulator, Timer, reshape, set_seed, size, tensor, try_all_gpus, try_gpu
+from .utils import (
+    Accumulator,
+    Timer,
+    TrainingInterrupted,
+    reshape,
+    set_seed,
+    size,
+    tensor,
+    try_all_gpus,
+    try_gpu,
+)
 
 __version__ = "0.1.0"
 
@@ -78,6 +89,7 @@ __all__ = [
     "SeqDataLoader",
     "Timer",
     "TrainingDiverged",
+    "TrainingInterrupted",
     "Vocab",
     "count_corpus",
     "deep_rnn",
@@ -96,6 +108,7 @@ __all__ = [
     "init_rnn_state",
     "load_corpus_time_machine",
     "load_data_time_machine",
+    "last_history",
     "load_heldout_time_machine",
     "max_epochs_from_env",
     "plot",

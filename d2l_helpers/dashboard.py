@@ -3,7 +3,8 @@
 ``train_ch8`` talks to this module through three calls::
 
     progress = make_progress(plot, num_epochs=num_epochs, heldout=heldout_iter is not None)
-    progress.update(epoch, perplexity, heldout=..., tokens_per_sec=..., sample=...)  # each logged point
+    progress.update(epoch, perplexity, tokens_per_sec=..., logged=...)  # every epoch
+    #   ...and at each logged point also heldout=..., sample=...
     progress.close(status)  # in a ``finally``: 'done', 'interrupted' or 'error'
 
 ``make_progress`` returns one of three displays, chosen by ``plot=``:
@@ -21,11 +22,16 @@
   when that is unset, picks ``'widget'`` inside a Jupyter kernel where
   ipywidgets imports, and ``'text'`` everywhere else.
 
+Every panel (training, the sweep) is shown by :func:`show_panel` and ended by
+:func:`finish_panel`, which work with ipywidgets 7 (Colab) and 8 alike.
+
 The plot is drawn off-screen with matplotlib's Agg canvas, never pyplot, so no
 figure leaks into the notebook. Drawing takes time away from training, so the
-panel is refreshed at most about once a second (and never so often that
+plot is redrawn at most about once a second (and never so often that
 drawing would take more than ~1 % of the time); the first point, the last
-epoch and the final figure are always drawn. Between changes of the axis
+epoch and the final figure are always drawn. The progress line (epoch,
+elapsed time, ETA, tokens/s) changes every epoch: a few bytes, no drawing.
+The live y-axis fits the values seen so far, on a 1-2-5 grid. Between changes of the axis
 limits a frame only redraws the lines onto a cached background (blitting):
 a few milliseconds instead of a full draw.
 
@@ -47,13 +53,23 @@ import sys
 import time
 import warnings
 
-__all__ = ["PerplexityPlot", "RateLimiter", "TextProgress", "WidgetProgress", "make_progress", "plot_histories"]
+__all__ = [
+    "PerplexityPlot",
+    "RateLimiter",
+    "TextProgress",
+    "WidgetProgress",
+    "finish_panel",
+    "make_progress",
+    "plot_histories",
+    "show_panel",
+]
 
 ENV_PLOT = "D2L_PLOT"
 MODES = ("auto", "widget", "text", "off")
 # The text/plain the panel and its final image carry. Constant, so that nbval's
 # strict comparison of a saved notebook passes (it skips PNG and widget views).
 PLAIN_TEXT = "<d2l training plot>"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 MIN_INTERVAL = 1.0  # seconds between two refreshes of the panel, at least...
 MAX_SHARE = 0.01  # ...and long enough that drawing takes at most this share of the time
 
@@ -196,20 +212,15 @@ def _nice(value, up):
     return min(s for s in steps if s >= value * (1 - 1e-9)) if up else max(s for s in steps if s <= value * (1 + 1e-9))
 
 
-def _nice_limits(values, down_to_1=False):
-    """Log-axis limits on the 1-2-5 grid around ``values``; never below 1 if no value is.
-
-    ``down_to_1`` puts the bottom at 1, where perplexity is heading, whenever
-    no value is below it: the live plot then keeps its limits (and its cached
-    background) for the whole run, as perplexity falls from ~28 towards 1.
-    """
+def _nice_limits(values):
+    """Log-axis limits on the 1-2-5 grid around ``values``; never below 1 if no value is (perplexity)."""
     values = [v for v in values if math.isfinite(v) and v > 0]
     if not values:
         return (1.0, 50.0)
     low, high = min(values), max(values)
     bottom = _nice(low / 1.05, up=False)
     if low >= 1:
-        bottom = 1.0 if down_to_1 else max(bottom, 1.0)  # perplexity is never below 1
+        bottom = max(bottom, 1.0)  # perplexity is never below 1
     return bottom, _nice(high * 1.05, up=True)
 
 
@@ -273,7 +284,7 @@ class PerplexityPlot:
     def frame(self, title="") -> bytes:
         """The live figure as PNG bytes."""
         self.title.set_text(title)
-        limits = _nice_limits(self.perplexity + self.heldout, down_to_1=True)
+        limits = _nice_limits(self.perplexity + self.heldout)  # fits what has been seen so far
         if limits != self.limits or self.background is None:
             self.limits = limits
             self.ax.set_ylim(*limits)
@@ -358,12 +369,73 @@ class RateLimiter:
 
 
 # --------------------------------------------------------------------------
+# Showing a panel and leaving an image: ipywidgets 7 and 8
+# --------------------------------------------------------------------------
+
+
+def _widget_view(box) -> dict:
+    """The display bundle ipywidgets itself publishes for ``box``, caught before it is sent.
+
+    ``display(box)`` is how ipywidgets shows a widget: version 8 through
+    ``_repr_mimebundle_``, version 7 (Colab's) through ``_ipython_display_``,
+    which publishes the bundle itself and so can take no display id. Running
+    that path under IPython's ``capture_output`` keeps its bundle (and its
+    ``on_displayed`` callbacks still fire) so that :func:`show_panel` can send
+    it again, under a display id that the final image will replace.
+    """
+    from IPython.core.interactiveshell import InteractiveShell
+
+    if InteractiveShell.initialized():
+        from IPython.display import display
+        from IPython.utils.capture import capture_output
+
+        with capture_output(stdout=False, stderr=False, display=True) as captured:
+            display(box)
+        for output in captured.outputs:
+            if WIDGET_VIEW in output.data:
+                return output.data[WIDGET_VIEW]
+    elif hasattr(box, "_repr_mimebundle_"):  # no shell to capture with (unit tests): ask ipywidgets 8 directly
+        return box._repr_mimebundle_()[WIDGET_VIEW]
+    raise RuntimeError("ipywidgets published no widget view for the panel (is this a Jupyter kernel?)")
+
+
+def show_panel(box, display=None):
+    """Display the widget ``box``; return a handle that :func:`finish_panel` replaces by an image.
+
+    The widget view is the one ipywidgets publishes (``{"version_major": 2,
+    "version_minor": 0, "model_id": ...}`` in versions 7 and 8), sent through
+    IPython's display publisher with a display id. Colab's front end sees it
+    there too: its widget support hooks the display publisher
+    (``display_pub.register_hook`` in ``google.colab._widgets``). The
+    text/plain beside it is constant, so a saved notebook compares equal under
+    nbval whatever the run.
+    """
+    if display is None:
+        from IPython.display import display
+    bundle = {"text/plain": PLAIN_TEXT, WIDGET_VIEW: _widget_view(box)}
+    return display(bundle, raw=True, display_id=True)
+
+
+def finish_panel(handle, png: bytes, widgets, images=()):
+    """Replace the panel of ``handle`` in place by the static ``png`` and close ``widgets``.
+
+    ``images`` (Image widgets) are emptied first: a notebook runner may store
+    the last state of closed widgets in the notebook (nbclient does).
+    """
+    handle.update({"image/png": base64.b64encode(png).decode("ascii"), "text/plain": PLAIN_TEXT}, raw=True)
+    for image in images:
+        image.value = b""
+    for widget in widgets:
+        widget.close()
+
+
+# --------------------------------------------------------------------------
 # The three displays
 # --------------------------------------------------------------------------
 
 
 class _Off:
-    def update(self, epoch, perplexity, heldout=None, tokens_per_sec=None, sample=None):
+    def update(self, epoch, perplexity, heldout=None, tokens_per_sec=None, sample=None, logged=True):
         pass
 
     def close(self, status):
@@ -377,7 +449,9 @@ class TextProgress:
         self.num_epochs, self.clock, self.out = num_epochs, clock, out
         self.t0 = clock()
 
-    def update(self, epoch, perplexity, heldout=None, tokens_per_sec=None, sample=None):
+    def update(self, epoch, perplexity, heldout=None, tokens_per_sec=None, sample=None, logged=True):
+        if not logged:  # a line per logged point only: a log is read later, not watched
+            return
         timing = _timing(epoch, self.num_epochs, self.clock() - self.t0, tokens_per_sec)
         self.out(f"epoch {timing} · {_perplexities(perplexity, heldout)}")
 
@@ -404,6 +478,7 @@ class WidgetProgress:
         self.point = None  # the latest (epoch, perplexity, heldout, tokens_per_sec)
         self.sample = None
         self.frames = 0  # plot images sent, for the tests
+        self.progress_updates = 0  # progress lines sent, for the tests
         self.closed = False
 
         width = self.plot.figure.canvas.get_width_height()[0]
@@ -414,29 +489,28 @@ class WidgetProgress:
         self.text = widgets.HTML(_sample_html("…"))
         self.box = widgets.VBox([self.image, widgets.HBox([self.bar, self.timing]), self.text])
         self.widgets = [self.box, self.box.children[1], self.image, self.bar, self.timing, self.text]
-        view = self.box._repr_mimebundle_()["application/vnd.jupyter.widget-view+json"]
-        bundle = {"text/plain": PLAIN_TEXT, "application/vnd.jupyter.widget-view+json": view}
-        self.handle = display(bundle, raw=True, display_id=True)
+        self.handle = show_panel(self.box, display=display)
         self.t0 = clock()
 
-    def update(self, epoch, perplexity, heldout=None, tokens_per_sec=None, sample=None):
+    def update(self, epoch, perplexity, heldout=None, tokens_per_sec=None, sample=None, logged=True):
+        """Every epoch: the progress line; the plot when the rate limit allows; the sample when given."""
         self.plot.add(epoch, perplexity, heldout)
         self.point = (epoch, perplexity, heldout, tokens_per_sec)
+        self.bar.value = epoch
+        self.timing.value = _timing(epoch, self.num_epochs, self.clock() - self.t0, tokens_per_sec)
+        self.progress_updates += 1
         if sample is not None:
             self.sample = sample
+            self.text.value = _sample_html(sample)
         if epoch >= self.num_epochs or self.limiter.ready():
             started, cpu = self.clock(), self.cpu_clock()
             self._refresh()
             self.limiter.record(started, self.cpu_clock() - cpu)
 
     def _refresh(self):
-        epoch, perplexity, heldout, tokens_per_sec = self.point
+        epoch, perplexity, heldout, _ = self.point
         self.image.value = self.plot.frame(f"epoch {epoch}/{self.num_epochs} · {_perplexities(perplexity, heldout)}")
         self.frames += 1
-        self.bar.value = epoch
-        self.timing.value = _timing(epoch, self.num_epochs, self.clock() - self.t0, tokens_per_sec)
-        if self.sample is not None:
-            self.text.value = _sample_html(self.sample)
 
     def close(self, status):
         """Replace the panel by the final figure as a PNG, then close the widgets."""
@@ -444,13 +518,7 @@ class WidgetProgress:
             return
         self.closed = True
         title = _summary(status, self.num_epochs, self.point, self.clock() - self.t0)
-        png = self.plot.final(title)
-        self.handle.update({"image/png": base64.b64encode(png).decode("ascii"), "text/plain": PLAIN_TEXT}, raw=True)
-        # A notebook runner may store the last state of closed widgets in the
-        # notebook (nbclient does): leave it nothing big to store.
-        self.image.value = b""
-        for widget in self.widgets:
-            widget.close()
+        finish_panel(self.handle, self.plot.final(title), self.widgets, images=[self.image])
 
 
 def _sample_html(sample):

@@ -26,16 +26,17 @@ from scratch or built from ``nn`` layers.
 
 The environment variable ``D2L_MAX_EPOCHS`` caps the number of epochs (CI
 uses it to run the notebooks quickly) and says so when it applies. Ctrl-C
-(Kernel > Interrupt) stops after the current minibatch and keeps the weights
-and the history; a second Ctrl-C stops at once.
+(Kernel > Interrupt) stops after the current minibatch (a second Ctrl-C stops
+at once), keeps the weights, leaves the final plot, and then stops the cell
+by raising :class:`~d2l_helpers.utils.TrainingInterrupted`, so that a loop
+over several runs ends too; ``last_history()`` returns the interrupted run's
+History.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import signal
-import threading
 from dataclasses import dataclass, field
 
 import torch
@@ -43,13 +44,14 @@ from torch import nn
 
 from . import fast as _fast
 from .dashboard import make_progress
-from .utils import Accumulator, Timer, check_int, check_positive
+from .utils import Accumulator, StopOnInterrupt, Timer, TrainingInterrupted, check_int, check_positive
 
 __all__ = [
     "History",
     "TrainingDiverged",
     "evaluate_perplexity",
     "grad_clipping",
+    "last_history",
     "max_epochs_from_env",
     "predict_ch8",
     "sgd",
@@ -355,27 +357,18 @@ def evaluate_perplexity(net, data_iter, device):
 # --------------------------------------------------------------------------
 
 
-class _StopOnInterrupt:
-    """While active, the first Ctrl-C asks training to stop after the current batch."""
+_LAST: list = [None]  # the History of the latest train_ch8 call, finished or not
 
-    def __init__(self):
-        self.requested = False
-        self._old = None
 
-    def _handler(self, signum, frame):
-        if self.requested:  # a second Ctrl-C: stop now
-            raise KeyboardInterrupt
-        self.requested = True
+def last_history():
+    """The :class:`History` of the latest ``train_ch8`` call, also when Kernel > Interrupt stopped it.
 
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-        return False
+    After an interrupt the call returns nothing (it stops the cell), so this is
+    how to get its epochs back: ``history = d2l.last_history()``.
+    """
+    if _LAST[0] is None:
+        raise LookupError("train_ch8 has not run in this kernel yet")
+    return _LAST[0]
 
 
 def max_epochs_from_env(num_epochs):
@@ -431,10 +424,16 @@ def train_ch8(
 
     forward = _Forward(net, fast)
     history = History(device=str(device), num_epochs=num_epochs, fast_path=forward.name)
+    _LAST[0] = history
+    if forward.name is not None:
+        print(
+            f"fast path: d2l_helpers' {forward.name} trains this model (same values and gradients as your "
+            "code, checked before use; fast=False trains it as written)"
+        )
     progress = make_progress(plot, num_epochs=num_epochs, heldout=heldout_iter is not None)
-    status = "error"
+    status, stopped_in = "error", None  # stopped_in: the epoch Kernel > Interrupt ended
     try:
-        with _StopOnInterrupt() as stop:
+        with StopOnInterrupt() as stop:
             for epoch in range(1, num_epochs + 1):
                 ppl, speed, finished = _epoch(
                     net, train_iter, loss, optimizer, device, use_random_iter, grad_clip, stop, epoch, forward
@@ -443,8 +442,8 @@ def train_ch8(
                 history.perplexity.append(ppl)
                 history.tokens_per_sec.append(speed)
                 last = epoch == num_epochs or not finished
-                if epoch % log_every == 0 or last:
-                    heldout = None
+                heldout, sample, logged = None, None, epoch % log_every == 0 or last
+                if logged:
                     if heldout_iter is not None:
                         heldout = evaluate_perplexity(net, heldout_iter, device)
                         history.heldout_epochs.append(epoch)
@@ -452,18 +451,15 @@ def train_ch8(
                     sample = predict("time traveller")
                     if epoch % log_every == 0:
                         print(sample)
-                    progress.update(epoch, ppl, heldout=heldout, tokens_per_sec=speed, sample=sample)
-                if not finished:
-                    history.interrupted = True
-                    print(
-                        f"Interrupted in epoch {epoch} of {num_epochs}: stopped after the current "
-                        "minibatch; the weights and the history so far are kept."
-                    )
+                # every epoch: the panel's progress line (and its plot, within the rate limit)
+                progress.update(epoch, ppl, heldout=heldout, tokens_per_sec=speed, sample=sample, logged=logged)
+                if not finished:  # the first Ctrl-C: this epoch ended after its current minibatch
+                    history.interrupted, stopped_in = True, epoch
                     break
         status = "interrupted" if history.interrupted else "done"
     except KeyboardInterrupt:  # a second Ctrl-C, or no signal handler (not the main thread)
         history.interrupted, status = True, "interrupted"
-        print(f"Interrupted after {len(history.perplexity)} epochs; the weights and the history so far are kept.")
+        stopped_in = len(history.perplexity) + 1
     finally:
         progress.close(status)
 
@@ -473,4 +469,11 @@ def train_ch8(
         print(f"held-out perplexity {history.heldout_perplexity[-1]:.1f}")
     print(predict("time traveller"))
     print(predict("traveller"))
+    if history.interrupted:
+        message = (
+            f"Interrupted in epoch {stopped_in} of {num_epochs}; the model keeps its weights and "
+            f"d2l.last_history() returns this run's History ({len(history.perplexity)} epochs)"
+        )
+        print(message + ".")
+        raise TrainingInterrupted(message, result=history)
     return history

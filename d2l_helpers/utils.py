@@ -10,12 +10,25 @@ from __future__ import annotations
 import math
 import numbers
 import random
+import signal
+import threading
 import time
 
 import numpy as np
 import torch
 
-__all__ = ["Accumulator", "Timer", "reshape", "set_seed", "size", "tensor", "try_all_gpus", "try_gpu"]
+__all__ = [
+    "Accumulator",
+    "StopOnInterrupt",
+    "Timer",
+    "TrainingInterrupted",
+    "reshape",
+    "set_seed",
+    "size",
+    "tensor",
+    "try_all_gpus",
+    "try_gpu",
+]
 
 
 def check_int(name: str, value, minimum: int | None = 1) -> int:
@@ -110,6 +123,65 @@ def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+# --------------------------------------------------------------------------
+# Kernel > Interrupt
+# --------------------------------------------------------------------------
+#
+# Every long loop of the package (train_ch8, the 1.0 Trainer, the sweep) treats
+# Kernel > Interrupt (SIGINT, Ctrl-C) the same way:
+#
+#   1st SIGINT -> .requested = True; the loop ends its current minibatch (or
+#                 configuration), keeps what it has, finalises its panel, prints
+#                 where it stopped, then raises TrainingInterrupted;
+#   2nd SIGINT -> KeyboardInterrupt at once; the loop still finalises and raises
+#                 TrainingInterrupted from it.
+#
+# Either way the *cell* stops: the statement after the call does not run, so a
+# loop over settings in a notebook needs one interrupt, not one per setting.
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Kernel > Interrupt stopped a training loop; what it had done is in ``result``.
+
+    A subclass of ``KeyboardInterrupt``, so it stops the cell (and any loop
+    around the call) like any interrupt. ``result`` is what the call would have
+    returned: the ``History`` of ``train_ch8`` (also ``d2l.last_history()``),
+    the sweep's records so far, ...
+    """
+
+    def __init__(self, message: str, result=None):
+        super().__init__(message)
+        self.result = result
+
+
+class StopOnInterrupt:
+    """While active, the first SIGINT sets ``requested``; a second one raises ``KeyboardInterrupt``.
+
+    Outside the main thread (where signal handlers cannot be set) it does
+    nothing, and an interrupt arrives as a plain ``KeyboardInterrupt``.
+    """
+
+    def __init__(self):
+        self.requested = False
+        self._old = None
+
+    def _handler(self, signum, frame):
+        if self.requested:  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+            self._old = None
+        return False
 
 
 # Three of upstream's tensor aliases. The book's text calls torch directly, but

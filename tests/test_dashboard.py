@@ -189,12 +189,13 @@ def test_skipped_points_still_reach_the_next_frame_and_the_final_figure():
     clock = FakeClock()
     panel = _panel(num_epochs=10, heldout=True, clock=clock)
     panel.update(1, 20.0, heldout=25.0)
-    for epoch in range(2, 6):  # within the same second: not drawn
+    for epoch in range(2, 6):  # within the same second: the plot is not drawn, the progress line changes
         panel.update(epoch, 20.0 - epoch, heldout=25.0 - epoch, sample="x<y>")
-    assert panel.frames == 1 and panel.bar.value == 1
+        assert panel.bar.value == epoch and panel.timing.value.startswith(f"{epoch}/10 ")
+    assert panel.frames == 1 and panel.progress_updates == 5 and "x&lt;y&gt;" in panel.text.value
     clock.now = 1.0
     panel.update(6, 10.0)
-    assert panel.frames == 2 and panel.bar.value == 6 and "x&lt;y&gt;" in panel.text.value
+    assert panel.frames == 2 and panel.bar.value == 6
     assert list(panel.plot.train_line.get_xdata()) == [1, 2, 3, 4, 5, 6]
     assert list(panel.plot.heldout_line.get_xdata()) == [1, 2, 3, 4, 5]
     panel.close("interrupted")
@@ -258,33 +259,38 @@ def test_the_final_png_is_the_live_frame_drawn_in_full():
 
 
 def test_a_blitted_frame_equals_a_full_redraw():
-    """Frames after the first draw only the lines onto the cached background; they must look the same."""
+    """Frames between changes of the axis limits only draw the lines onto the cached background."""
     blitted, fresh = db.PerplexityPlot(20, heldout=True), db.PerplexityPlot(20, heldout=True)
     for epoch in range(1, 11):
         blitted.add(epoch, 9.0 - 0.3 * epoch, heldout=10.0 if epoch % 2 == 0 else None)
         blitted.frame(f"epoch {epoch}")
         fresh.add(epoch, 9.0 - 0.3 * epoch, heldout=10.0 if epoch % 2 == 0 else None)
-    assert blitted.limits == (1.0, 20.0) and blitted.full_draws == 2  # the first point raised the top
+    # 8.7 alone: (5, 10); from epoch 2 the held-out 10 raises the top: (5, 20) down to 6.0 at epoch 10
+    assert blitted.limits == (5.0, 20.0) and blitted.full_draws == 2
     assert np.array_equal(_pixels(blitted.frame("epoch 10")), _pixels(fresh.frame("epoch 10")))
 
 
-def test_live_plot_keeps_its_limits_as_perplexity_falls_to_1():
-    """From the first to the last epoch of a typical run, frames are blitted: one full draw in all."""
+def test_live_y_axis_fits_the_values_seen_so_far():
+    """A fall from 17 to 8 fills the plot instead of looking flat on a 1-50 axis; few full redraws."""
     plot = db.PerplexityPlot(100, heldout=True)
+    limits = []
     for epoch in range(1, 101):
-        plot.add(epoch, 27.0 * 0.96**epoch + 1.02, heldout=(30.0 * 0.97**epoch + 2) if epoch % 10 == 0 else None)
+        plot.add(epoch, 16.0 * 0.99**epoch + 1.0, heldout=(17.0 * 0.995**epoch) if epoch % 10 == 0 else None)
         plot.frame(f"epoch {epoch}")
-    assert plot.limits == (1.0, 50.0) and plot.full_draws == 1
+        limits.append(plot.limits)
+    assert limits[0] == (10.0, 20.0)  # 16.8: not (1, 50)
+    assert limits[-1] == (5.0, 20.0)  # 6.8 ... 16.8 and held-out 10.3 ... 16.2
+    assert plot.ax.get_ylim() == (5.0, 20.0)
+    assert plot.full_draws == len(set(limits)) <= 3  # a full draw only when the limits change
 
 
 @pytest.mark.parametrize(
     "values, limits",
-    [([27.3, 1.05], (1.0, 50.0)), ([27.3, 19.0], (10.0, 50.0)), ([4.1, 3.9], (2.0, 5.0)), ([0.4, 2.0], (0.2, 5.0))],
+    [([27.3, 1.05], (1.0, 50.0)), ([27.3, 19.0], (10.0, 50.0)), ([17.0, 8.0], (5.0, 20.0)), ([4.1, 3.9], (2.0, 5.0))]
+    + [([0.4, 2.0], (0.2, 5.0))],
 )
 def test_axis_limits_snap_to_1_2_5_and_never_below_1_for_perplexity(values, limits):
     assert db._nice_limits(values) == limits
-    live = db._nice_limits(values, down_to_1=True)  # the live plot keeps the bottom at 1
-    assert live == ((1.0 if min(values) >= 1 else limits[0]), limits[1])
 
 
 # --------------------------------------------------------------------------
@@ -347,8 +353,9 @@ def _sigint():
     [
         (None, None, "5 epochs in 0:"),
         (_raise(RuntimeError("boom")), RuntimeError, "stopped by an error after epoch 2 of 5 · perplexity "),
-        (_raise(KeyboardInterrupt()), None, "interrupted after epoch 2 of 5 · perplexity "),  # a second Ctrl-C
-        (_sigint, None, "interrupted after epoch 3 of 5 · perplexity "),  # Kernel > Interrupt: ends the batch
+        # a second Ctrl-C: at once; Kernel > Interrupt: ends the batch. Both then stop the cell.
+        (_raise(KeyboardInterrupt()), d2l.TrainingInterrupted, "interrupted after epoch 2 of 5 · perplexity "),
+        (_sigint, d2l.TrainingInterrupted, "interrupted after epoch 3 of 5 · perplexity "),
     ],
 )
 def test_train_ch8_finalises_the_panel_however_training_ends(widget_panels, tiny_data, capsys, action, raises, title):
@@ -358,9 +365,10 @@ def test_train_ch8_finalises_the_panel_however_training_ends(widget_panels, tiny
     if raises:
         with pytest.raises(raises):
             d2l.train_ch8(net, train_iter, vocab, 1, 5, "cpu", log_every=1)
+        assert d2l.last_history().interrupted == title.startswith("interrupted")
     else:
         history = d2l.train_ch8(net, train_iter, vocab, 1, 5, "cpu", log_every=1)
-        assert history.interrupted == title.startswith("interrupted")
+        assert not history.interrupted
     (panel,) = widget_panels
     assert panel.closed
     png = _check_finalised(panel, panel.handle)
@@ -506,7 +514,8 @@ def test_executed_notebook_keeps_one_png_per_plot_and_passes_strict_nbval(tmp_pa
     train = nb.cells[1]
     (panel,) = _outputs_of_type(train, "image/png")
     assert panel.output_type == "display_data" and panel.data["text/plain"] == db.PLAIN_TEXT
-    assert train.outputs[0] is panel  # shown above the lines the book prints
+    assert train.outputs[0].text.startswith("fast path: d2l_helpers' nn.GRU kernel")  # said once, first
+    assert train.outputs[1] is panel  # shown above the lines the book prints
     printed = "".join(o.text for o in train.outputs if o.output_type == "stream").splitlines()
     assert sum(line.startswith("time traveller") for line in printed) == 3  # epochs 3 and 6, then the final one
     assert printed[-3].endswith("tokens/sec on cpu")

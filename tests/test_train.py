@@ -41,7 +41,11 @@ def test_train_ch8_prints_the_books_lines_and_returns_history(small_data, capsys
     torch.manual_seed(0)
     hist = d2l.train_ch8(_scratch_gru(vocab), train_iter, vocab, 1, 20, "cpu")
     lines = capsys.readouterr().out.splitlines()
+    # one line naming the fast path that trains, then the book's lines:
     # two samples (epochs 10 and 20), the summary, then the two final predictions
+    fast, *lines = lines
+    assert fast.startswith("fast path: d2l_helpers' scratch GRU kernel trains this model") and "fast=False" in fast
+    assert hist.fast_path == "scratch GRU kernel"
     assert len(lines) == 5
     assert all(line.startswith("time traveller") for line in lines[:2] + lines[3:4])
     assert lines[2].startswith("perplexity ") and lines[2].endswith(" tokens/sec on cpu")
@@ -135,21 +139,44 @@ class _InterruptAt:
             yield batch
 
 
-def test_ctrl_c_stops_after_the_current_batch_and_keeps_everything(small_data, capsys):
+def test_ctrl_c_stops_after_the_current_batch_keeps_everything_and_stops_the_cell(small_data, capsys):
     train_iter, vocab = small_data
     torch.manual_seed(0)
     net = _scratch_gru(vocab)
     before = [p.detach().clone() for p in net.parameters()]
     handler = signal.getsignal(signal.SIGINT)
-    hist = d2l.train_ch8(net, _InterruptAt(train_iter, 3, 2), vocab, 1, 50, "cpu")
+    with pytest.raises(d2l.TrainingInterrupted) as info:  # a KeyboardInterrupt: the cell (and any loop) stops
+        d2l.train_ch8(net, _InterruptAt(train_iter, 3, 2), vocab, 1, 50, "cpu")
+    assert isinstance(info.value, KeyboardInterrupt)
+    hist = info.value.result
+    assert hist is d2l.last_history()  # how a notebook gets the interrupted run's History back
     assert hist.interrupted
     assert len(hist.perplexity) == 3  # two full epochs and the interrupted one
     assert all(math.isfinite(p) for p in hist.perplexity)
     assert any(not torch.equal(a, b) for a, b in zip(before, net.parameters()))
     assert all(torch.isfinite(p).all() for p in net.parameters())
     out = capsys.readouterr().out
-    assert "Interrupted in epoch 3 of 50" in out and "perplexity" in out
+    assert "Interrupted in epoch 3 of 50" in out and "d2l.last_history()" in out and "perplexity" in out
+    assert "Interrupted in epoch 3 of 50" in str(info.value)
     assert signal.getsignal(signal.SIGINT) is handler  # the user's handler is back
+
+
+def test_a_loop_over_runs_stops_at_the_first_interrupt(small_data):
+    """One Kernel > Interrupt ends the whole loop, not just the run in progress."""
+    train_iter, vocab = small_data
+    started = []
+    with pytest.raises(d2l.TrainingInterrupted):
+        for lr in (1, 2, 3):
+            started.append(lr)
+            loader = _InterruptAt(train_iter, 1, 2) if lr == 1 else train_iter
+            d2l.train_ch8(_scratch_gru(vocab), loader, vocab, lr, 3, "cpu")
+    assert started == [1]
+
+
+def test_last_history_is_the_latest_run(small_data):
+    train_iter, vocab = small_data
+    hist = d2l.train_ch8(_scratch_gru(vocab), train_iter, vocab, 1, 2, "cpu")
+    assert d2l.last_history() is hist and not hist.interrupted
 
 
 def test_set_seed_makes_a_cpu_run_repeat_bit_for_bit():
