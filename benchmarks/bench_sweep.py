@@ -71,7 +71,8 @@ def main(argv=None):
 
     torch.set_num_threads(ARGS.threads)
     workers = loky.cpu_count()
-    print(f"{os.cpu_count()} cores, {workers} workers, torch {torch.__version__}, {torch.get_num_threads()} threads here")
+    threads = torch.get_num_threads()
+    print(f"{os.cpu_count()} cores, {workers} workers, torch {torch.__version__}, {threads} threads here")
     d2l.load_corpus_time_machine()  # the text is read once before timing
 
     serial, serial_s = _timed(executor="serial")

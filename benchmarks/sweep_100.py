@@ -59,9 +59,12 @@ def main(argv=None):
     if args.executor == "dask":
         from distributed import Client, LocalCluster
 
-        with LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
-        ) as cluster, Client(cluster) as client:
+        with (
+            LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
+            ) as cluster,
+            Client(cluster) as client,
+        ):
             results = d2l.sweep(experiment, grid, executor=client, cache=args.cache, plot="text")
     else:
         executor = "serial" if args.executor == "serial" else None
