@@ -16,7 +16,9 @@ In JupyterLab (ipywidgets 8, configured for testing by
 3. once it is done, the panel has become a static image and the book's
    printed lines are there;
 4. saved, the notebook holds a PNG and no widget view; after a server
-   restart it reopens without "Error displaying widget".
+   restart it reopens without "Error displaying widget";
+5. the English edition's ``Trainer.fit`` draws its board in the same live
+   panel: frames change while it runs, and a PNG is left.
 
 In the classic Notebook 6.5 with ipywidgets 7.7.1, from the Colab-like
 environment (``.venv-colab``; Colab's runtime ships the same Notebook and
@@ -265,9 +267,37 @@ def lab(tmp_path):
     server.stop()
 
 
-def _write_notebook(path: Path):
+# The English edition's code (d2l 1.0): Trainer.fit draws the board in the same live panel.
+FIT_CELLS = [
+    f"""\
+import time
+
+import d2l_helpers as d2l
+
+d2l.set_seed(0)
+data = d2l.TimeMachine(batch_size=1024, num_steps=32)
+
+
+def model():
+    gru = d2l.GRU(num_inputs=len(data.vocab), num_hiddens=32)
+    return d2l.RNNLM(gru, vocab_size=len(data.vocab), lr=4)
+
+
+# As many epochs as take about {TRAIN_SECONDS} s here (the second epoch timed; the first warms up).
+probe = model()
+d2l.Trainer(max_epochs=1, gradient_clip_val=1, plot="off").fit(probe, data)
+start = time.perf_counter()
+d2l.Trainer(max_epochs=1, gradient_clip_val=1, plot="off").fit(probe, data)
+max_epochs = min(300, max(6, round({TRAIN_SECONDS} / (time.perf_counter() - start))))""",
+    """\
+trainer = d2l.Trainer(max_epochs=max_epochs, gradient_clip_val=1)
+trainer.fit(model(), data)""",
+]
+
+
+def _write_notebook(path: Path, cells=CELLS):
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     nbformat.write(nb, path)
 
@@ -396,6 +426,34 @@ def test_dashboard_runs_live_in_jupyterlab_and_is_saved_as_an_image(chromium, la
             state = page.evaluate(CELL_STATE_JS)
             assert state["widgets"] == 0 and state["src"] is None, state
             assert "Error displaying widget" not in page.inner_text("body")
+        except Exception:
+            print(lab.log_tail())
+            raise
+        finally:
+            browser.close()
+
+
+def test_trainer_fit_draws_the_english_editions_board_live_in_jupyterlab(chromium, lab):
+    from playwright.sync_api import sync_playwright
+
+    path = lab.root / NOTEBOOK
+    _write_notebook(path, FIT_CELLS)
+    lab.start()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS, headless=True)
+        try:
+            page = _open_notebook(browser, lab)
+            page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+            changes_while_busy, busy_seen, state, info = _watch_training(page, CELL_STATE_JS)
+            assert busy_seen and changes_while_busy >= 3, info  # frames change while fit runs
+            assert state["final"] > 300 and state["widgets"] == 0 and state["src"] is None, info  # then a PNG
+            assert "Error displaying widget" not in page.inner_text("body")
+            page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+            page.wait_for_timeout(1500)
+            saved = json.loads(path.read_text())
+            assert [o for o in saved["cells"][-1]["outputs"] if "image/png" in o.get("data", {})]
+            assert WIDGET_VIEW not in json.dumps(saved["cells"])
+            print(f"\nTrainer.fit e2e: {info.split(', last state')[0]}")
         except Exception:
             print(lab.log_tail())
             raise
