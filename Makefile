@@ -43,7 +43,7 @@ $(DEV_STAMP): $(LAB_STAMP) Makefile
 
 colab-env: $(COLAB_STAMP)
 
-$(COLAB_STAMP): constraints-colab.txt pyproject.toml
+$(COLAB_STAMP): constraints-colab.txt pyproject.toml Makefile
 	rm -rf $(COLAB)
 	$(PYTHON) -m venv $(COLAB)
 	$(COLAB)/bin/python -m pip install --quiet -c constraints-colab.txt \

@@ -52,6 +52,7 @@ import itertools
 import json
 import os
 import random
+import signal
 import socket
 import threading
 import time
@@ -271,7 +272,12 @@ class _Backend:
         import loky
 
         one = {name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
-        return loky.get_reusable_executor(max_workers=self.n_workers, timeout=300, env=one)
+        # Kernel > Interrupt signals the kernel's whole process group, workers included: they ignore
+        # SIGINT, so that the first interrupt lets running configurations finish (the second kills them).
+        return loky.get_reusable_executor(
+            max_workers=self.n_workers, timeout=300, env=one, initializer=signal.signal,
+            initargs=(signal.SIGINT, signal.SIG_IGN),
+        )  # fmt: skip
 
     @property
     def capacity(self):
@@ -356,8 +362,8 @@ def sweep(experiment, param_grid, executor=None, cache=None, *, n_workers=None, 
             todo.append(i)
     results = SweepResults(records, metric=metric, goal=goal)
     _last = results
+    backend = _Backend(executor, n_workers)  # first: a bad executor is an error before any panel shows
     panel = make_sweep_panel(plot, results, to_run=len(todo))
-    backend = _Backend(executor, n_workers)
 
     def finish(i, outcome):
         record = records[i]
@@ -420,8 +426,10 @@ def _step(backend, experiment, configs, todo, retry, in_flight, attempts, finish
         i = in_flight.pop(future)
         if future.cancelled():  # cancelled by an interrupt before it started: stays "not run"
             continue
-        attempts[i] += 1
         error = future.exception()
+        if isinstance(error, KeyboardInterrupt):  # an interrupt reached the worker: not run, not cached
+            continue
+        attempts[i] += 1
         if error is None:
             finish(i, future.result())
         elif backend.died(error) and attempts[i] < 2:

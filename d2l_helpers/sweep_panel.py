@@ -96,7 +96,7 @@ class TextSweepProgress(_Progress):
         self.out = out or functools.partial(print, flush=True)  # flushed: a log file shows each line as it comes
         cached = self.total - to_run
         if cached:
-            out(f"sweep: {cached} of {self.total} configurations from the cache, running {to_run}")
+            self.out(f"sweep: {cached} of {self.total} configurations from the cache, running {to_run}")
 
     def update(self, record):
         self.count(record)

@@ -241,8 +241,11 @@ class Cache:
         line = (json.dumps(entry) + "\n").encode("utf-8")
         # One write of the whole line to a file opened for appending, then fsync:
         # a crash leaves at most a last, incomplete line, which _read skips.
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":  # a last line cut short by a crash: drop it first
+                os.ftruncate(fd, os.pread(fd, size, 0).rfind(b"\n") + 1)
             os.write(fd, line)
             os.fsync(fd)
         finally:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TEST_TOOLS = {"pytest", "nbval", "ruff", "playwright", "d2l"}  # (nbclient comes with JupyterLab)
+TEST_TOOLS = {"pytest", "nbval", "ruff", "playwright", "d2l", "dask", "distributed"}  # (nbclient comes with JupyterLab)
 
 
 def _make_lab_pip_installs():

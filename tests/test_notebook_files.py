@@ -29,7 +29,7 @@ EXPECTED = [
 ]
 
 
-def test_all_six_notebooks_exist():
+def test_all_the_notebooks_exist():
     assert [p.stem for p in NOTEBOOKS] == EXPECTED
 
 

@@ -305,6 +305,9 @@ def test_the_cache_skips_a_line_cut_short_and_refuses_another_experiments_file(t
         out.write('{"key": "{\\"a\\": 3}", "func')  # a crash in the middle of a line
     results = d2l.sweep(f, {"a": [1, 2, 3]}, executor="serial", cache=cache)
     assert [r.cached for r in results] == [True, True, False] and results[2].metrics["value"] == 3
+    # the line appended after the cut-off one starts a line of its own: a third call reads every result
+    results = d2l.sweep(f, {"a": [1, 2, 3, 4]}, executor="serial", cache=cache)
+    assert [r.cached for r in results] == [True, True, True, False] and results[3].metrics["value"] == 4
     with pytest.raises(ValueError, match="holds results of .*f'.*another cache file"):
         d2l.sweep(g, {"a": [1]}, executor="serial", cache=cache)
 
@@ -346,6 +349,22 @@ def test_widget_panel_shows_progress_and_best_then_leaves_a_png(monkeypatch):
     assert panel.handle.shown[0]["application/vnd.jupyter.widget-view+json"]["model_id"]
     assert panel.closed and all(w.comm is None for w in panel.widgets)  # widgets closed
     assert results.best().params == {"a": 2}
+
+
+def test_text_mode_says_what_came_from_the_cache(capsys, tmp_path):
+    cache = tmp_path / "c.jsonl"
+    d2l.sweep(lambda a: a, {"a": [3, 1]}, executor="serial", plot="off", cache=cache)
+    d2l.sweep(lambda a: a, {"a": [3, 1, 2]}, executor="serial", plot="text", cache=cache)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "sweep: 2 of 3 configurations from the cache, running 1" and "a=2: value 2" in out[1]
+
+
+def test_a_bad_executor_shows_no_panel(monkeypatch):
+    shown = []
+    monkeypatch.setattr(sp, "make_sweep_panel", lambda *a, **k: shown.append(a))
+    with pytest.raises(TypeError, match="executor must be"):
+        d2l.sweep(lambda a: a, {"a": [1]}, executor=42, plot="text")
+    assert shown == []
 
 
 def test_text_mode_prints_a_line_per_configuration(capsys):
