@@ -434,7 +434,7 @@ class WidgetProgress:
         """Every epoch: the progress line; the plot when the rate limit allows; the sample when given."""
         self.plot.add(epoch, perplexity, heldout)
         self.point = (epoch, perplexity, heldout, tokens_per_sec)
-        self.bar.value = epoch
+        # the progress line every epoch; the bar (a second widget message) with the plot
         self.timing.value = _timing(epoch, self.num_epochs, self.clock() - self.t0, tokens_per_sec)
         self.progress_updates += 1
         if sample is not None:
@@ -448,6 +448,7 @@ class WidgetProgress:
     def _refresh(self):
         epoch, perplexity, heldout, _ = self.point
         self.image.value = self.plot.frame(f"epoch {epoch}/{self.num_epochs} · {_perplexities(perplexity, heldout)}")
+        self.bar.value = epoch
         self.frames += 1
 
     def close(self, status):
