@@ -165,7 +165,7 @@ class StopOnInterrupt:
 
     def __init__(self):
         self.requested = False
-        self._old = None
+        self._installed, self._old = False, None
 
     def _handler(self, signum, frame):
         if self.requested:  # a second Ctrl-C: stop now
@@ -175,12 +175,13 @@ class StopOnInterrupt:
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
             self._old = signal.signal(signal.SIGINT, self._handler)
+            self._installed = True
         return self
 
     def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-            self._old = None
+        if self._installed:  # (None: the old handler was not set from Python; the default stands in for it)
+            signal.signal(signal.SIGINT, signal.default_int_handler if self._old is None else self._old)
+            self._installed, self._old = False, None
         return False
 
 
