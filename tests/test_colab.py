@@ -98,7 +98,7 @@ def test_notebook_trains_in_the_colab_environment_with_the_widget_panel(path, tm
     client.execute()
 
     for index, cell in enumerate(nb.cells):  # a training call with the default display shows a panel
-        calls = ("train_ch8(", ".fit(", "sweep(")
+        calls = ("train_ch8(", ".fit(", "d2l.sweep(")
         if cell.cell_type == "code" and any(c in cell.source for c in calls) and 'plot="off"' not in cell.source:
             assert index in client.views, f"no widget panel in cell {index}: {cell.source[:80]!r}"
     for index, views in client.views.items():  # each panel shown has become its static image, in place
