@@ -22,6 +22,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .framework import Classifier, Module
+from .train import check_prefix
 from .utils import check_int
 
 __all__ = [
@@ -206,15 +207,7 @@ class RNNLMScratch(Classifier):
 
     def predict(self, prefix, num_preds, vocab, device=None):
         """``prefix`` and the ``num_preds`` most likely characters after it (greedy)."""
-        if not isinstance(prefix, str) or not prefix:
-            raise ValueError(f"prefix must be a non-empty string, got {prefix!r}")
-        num_preds = check_int("num_preds", num_preds, minimum=0)
-        unknown = sorted({ch for ch in prefix if ch not in vocab.token_to_idx})
-        if unknown:
-            raise ValueError(
-                f"prefix {prefix!r} has characters the vocabulary does not know: {unknown}. "
-                "The Time Machine vocabulary is lower-case a-z and space; try prefix.lower()."
-            )
+        num_preds = check_prefix(prefix, num_preds, vocab)
         state, outputs = None, [vocab[prefix[0]]]
         with torch.no_grad():
             for i in range(len(prefix) + num_preds - 1):

@@ -99,8 +99,8 @@ class History:
 # --------------------------------------------------------------------------
 
 
-def predict_ch8(prefix, num_preds, net, vocab, device):
-    """Generate ``num_preds`` tokens following ``prefix`` (greedy: the most likely one)."""
+def check_prefix(prefix, num_preds, vocab) -> int:
+    """Check a prediction's ``prefix`` against ``vocab``; return ``num_preds`` as an int (both editions' predict)."""
     if not isinstance(prefix, str) or not prefix:
         raise ValueError(f"prefix must be a non-empty string, got {prefix!r}")
     num_preds = check_int("num_preds", num_preds, minimum=0)
@@ -110,6 +110,12 @@ def predict_ch8(prefix, num_preds, net, vocab, device):
             f"prefix {prefix!r} has characters the vocabulary does not know: {unknown}. "
             "The Time Machine vocabulary is lower-case a-z and space; try prefix.lower()."
         )
+    return num_preds
+
+
+def predict_ch8(prefix, num_preds, net, vocab, device):
+    """Generate ``num_preds`` tokens following ``prefix`` (greedy: the most likely one)."""
+    num_preds = check_prefix(prefix, num_preds, vocab)
     _check_device(net, device)
     with torch.no_grad():
         state = net.begin_state(batch_size=1, device=device)
