@@ -50,6 +50,7 @@ import hashlib
 import inspect
 import itertools
 import json
+import math
 import os
 import random
 import signal
@@ -250,6 +251,7 @@ class _Backend:
 
     def __init__(self, executor, n_workers):
         self.executor, self.kind, self.threads = executor, None, None
+        self._dask_threads, self._dask_asked = 1, -math.inf
         if executor is None:
             import loky
 
@@ -281,7 +283,18 @@ class _Backend:
 
     @property
     def capacity(self):
-        """How many configurations to have submitted at once (None: all of them)."""
+        """How many configurations to have submitted at once (None: all of them).
+
+        On Dask, as many as the cluster has worker threads (asked at most once a
+        second: workers come and go), so that what is submitted is what runs,
+        and an interrupt leaves nothing queued on the cluster that it would have
+        to cancel there.
+        """
+        if self.kind == "dask":
+            if time.monotonic() - self._dask_asked >= 1.0:
+                self._dask_asked = time.monotonic()
+                self._dask_threads = max(1, sum(self.executor.nthreads().values()))
+            return self._dask_threads
         return self.n_workers
 
     def submit(self, fn, params, seed):
@@ -389,7 +402,8 @@ def sweep(experiment, param_grid, executor=None, cache=None, *, n_workers=None, 
         with stop:
             while todo or retry or in_flight:
                 if stop.requested and (todo or retry):  # the first Ctrl-C: nothing new starts
-                    cancelled = sum(bool(future.cancel()) for future in in_flight)  # queued on Dask or an executor
+                    # On Dask, what is in flight is running (capacity): cancelling it there would stop it.
+                    cancelled = 0 if backend.kind == "dask" else sum(bool(f.cancel()) for f in in_flight)
                     todo.clear()
                     retry.clear()
                     print(

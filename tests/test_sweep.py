@@ -208,6 +208,19 @@ def test_dask_worker_killed_mid_sweep_every_configuration_still_has_its_result(n
     assert calls(log).count((2, 1)) == 2  # rescheduled by the scheduler on another worker
 
 
+def test_dask_interrupt_lets_the_running_configurations_finish_and_starts_no_other(notebook, log, dask_client):
+    open(os.path.join(log, "armed"), "w").close()
+    notebook["INTERRUPT"] = (2, 2)  # that configuration interrupts us while it runs on a worker
+    with pytest.raises(sw.SweepInterrupted) as info:
+        d2l.sweep(notebook["experiment"], grid(log), executor=dask_client, plot="off")
+    partial = info.value.result
+    statuses = {(r.params["a"], r.params["b"]): r.status for r in partial}
+    assert statuses[(2, 2)] == "ok"  # it was running: it finished, on the cluster, and was kept
+    assert statuses[(3, 2)] == "not run" and (3, 2) not in calls(log)  # two run at once: this one never started
+    assert sorted(c for c, status in statuses.items() if status == "ok") == calls(log)  # nothing cancelled mid-run
+    assert not any(dask_client.processing().values())  # nothing left queued on the cluster
+
+
 # --------------------------------------------------------------------------
 # Failures
 # --------------------------------------------------------------------------
