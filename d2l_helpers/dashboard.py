@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import functools
 import html
-import io
 import math
 import os
 import struct
