@@ -342,7 +342,7 @@ class Trainer(HyperParameters):
         # board.display=False draws nothing, as upstream's board does then
         progress = FitProgress(model.board, epochs, self.plot_mode if model.board.display else "off")
         model.board.live = progress
-        status = "error"
+        status, at_once = "error", False
         try:
             fast_forward = LanguageModelForward(model, self.fast, on_first_use=_announce)
             with StopOnInterrupt() as self._stop, fast_forward:
@@ -354,13 +354,14 @@ class Trainer(HyperParameters):
                         break
             status = "interrupted" if self._stop.requested else "done"
         except KeyboardInterrupt:  # a second interrupt, or none handled (not the main thread)
-            status = "interrupted"
+            status, at_once = "interrupted", True
         finally:
             model.board.live = None
             progress.close(status)
         if status == "interrupted":
             where = f"in epoch {self.epoch + 1} of {epochs}"
-            message = f"Interrupted {where}: stopped after the current minibatch; the model keeps its weights."
+            how = "stopped at once" if at_once else "stopped after the current minibatch"
+            message = f"Interrupted {where}: {how}; the model keeps its weights."
             print(message)
             raise TrainingInterrupted(message, result=self.history)
 

@@ -410,7 +410,7 @@ def sweep(experiment, param_grid, executor=None, cache=None, *, n_workers=None, 
                         f"Interrupted: waiting for the {len(in_flight) - cancelled} running configuration(s) to finish "
                         "(interrupt again to stop them now)"
                     )
-                _step(backend, experiment, configs, todo, retry, in_flight, attempts, finish)
+                _step(backend, experiment, configs, todo, retry, in_flight, attempts, finish, stop)
         if stop.requested:
             raise KeyboardInterrupt
         status = "done"
@@ -425,8 +425,13 @@ def sweep(experiment, param_grid, executor=None, cache=None, *, n_workers=None, 
     return results
 
 
-def _step(backend, experiment, configs, todo, retry, in_flight, attempts, finish):
-    """Submit what may start, wait a little, and take in what finished."""
+def _step(backend, experiment, configs, todo, retry, in_flight, attempts, finish, stop):
+    """Submit what may start, wait a little, and take in what finished.
+
+    Taking in a finished configuration (out of ``in_flight``, into its record
+    and the cache) is shielded from a second Ctrl-C, which would otherwise
+    lose a result that had arrived.
+    """
     # A configuration retried after its worker died runs alone: if the pool dies again, it was that one.
     if retry and not in_flight:
         i = retry.popleft()
@@ -437,24 +442,30 @@ def _step(backend, experiment, configs, todo, retry, in_flight, attempts, finish
     done = backend.wait(list(in_flight), _POLL)
     broken = False
     for future in done:
-        i = in_flight.pop(future)
-        if future.cancelled():  # cancelled by an interrupt before it started: stays "not run"
-            continue
-        error = future.exception()
-        if isinstance(error, KeyboardInterrupt):  # an interrupt reached the worker: not run, not cached
-            continue
-        attempts[i] += 1
-        if error is None:
-            finish(i, future.result())
-        elif backend.died(error) and attempts[i] < 2:
-            retry.append(i)
-            broken = True
-        else:
-            broken = broken or backend.died(error)
-            how = "its worker died twice" if backend.died(error) else "the executor failed"
-            finish(i, {"value": None, "error": f"{how}: {type(error).__name__}: {error}"} | _nowhere())
+        with stop.shielded():
+            broken = _take_in(backend, future, in_flight, retry, attempts, finish) or broken
     if broken:
         backend.renew()
+
+
+def _take_in(backend, future, in_flight, retry, attempts, finish) -> bool:
+    """Record a finished future (or queue its retry); True if its worker died."""
+    i = in_flight.pop(future)
+    if future.cancelled():  # cancelled by an interrupt before it started: stays "not run"
+        return False
+    error = future.exception()
+    if isinstance(error, KeyboardInterrupt):  # an interrupt reached the worker: not run, not cached
+        return False
+    attempts[i] += 1
+    if error is None:
+        finish(i, future.result())
+        return False
+    if backend.died(error) and attempts[i] < 2:
+        retry.append(i)
+        return True
+    how = "its worker died twice" if backend.died(error) else "the executor failed"
+    finish(i, {"value": None, "error": f"{how}: {type(error).__name__}: {error}"} | _nowhere())
+    return backend.died(error)
 
 
 def _nowhere():

@@ -7,6 +7,7 @@ number generator a training run touches, so that a CPU run repeats bit for bit.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import random
@@ -166,11 +167,27 @@ class StopOnInterrupt:
     def __init__(self):
         self.requested = False
         self._installed, self._old = False, None
+        self._shields, self._deferred = 0, False
 
     def _handler(self, signum, frame):
-        if self.requested:  # a second Ctrl-C: stop now
+        if self.requested:  # a second Ctrl-C: stop now...
+            if self._shields:  # ...but not in the middle of recording a result: right after it
+                self._deferred = True
+                return
             raise KeyboardInterrupt
         self.requested = True
+
+    @contextlib.contextmanager
+    def shielded(self):
+        """A block that a second Ctrl-C does not cut in two: its ``KeyboardInterrupt`` comes at the end."""
+        self._shields += 1
+        try:
+            yield
+        finally:
+            self._shields -= 1
+            if not self._shields and self._deferred:
+                self._deferred = False
+                raise KeyboardInterrupt
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():

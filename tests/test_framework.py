@@ -211,9 +211,10 @@ def test_d2l_max_epochs_caps_fit_and_says_so(monkeypatch, capsys):
 class _InterruptingData(d2l.DataModule):
     """A TimeMachine whose training loader sends this process SIGINT at one batch of one epoch."""
 
-    def __init__(self, data, at_epoch, at_batch):
+    def __init__(self, data, at_epoch, at_batch, times=1):
         super().__init__()
         self.data, self.at, self.epoch, self.vocab = data, (at_epoch, at_batch), 0, data.vocab
+        self.times = times
 
     def train_dataloader(self):
         outer = self
@@ -226,7 +227,8 @@ class _InterruptingData(d2l.DataModule):
                 outer.epoch += 1
                 for i, batch in enumerate(outer.data.train_dataloader(), 1):
                     if (outer.epoch, i) == outer.at:
-                        os.kill(os.getpid(), signal.SIGINT)
+                        for _ in range(outer.times):
+                            os.kill(os.getpid(), signal.SIGINT)
                     yield batch
 
         return Loader()
@@ -248,6 +250,19 @@ def test_kernel_interrupt_stops_after_the_batch_keeps_the_weights_and_stops_the_
     assert "Interrupted in epoch 3 of 20" in capsys.readouterr().out
     assert signal.getsignal(signal.SIGINT) is handler
     assert model.W_hq.abs().sum() > 0 and "forward" not in model.__dict__  # weights kept, fast path removed
+
+
+def test_a_second_interrupt_stops_at_once_and_says_so(capsys):
+    data = d2l.TimeMachine(**TINY)
+    model = d2l.RNNLMScratch(d2l.RNNScratch(len(data.vocab), 8), len(data.vocab), lr=1)
+    trainer = d2l.Trainer(max_epochs=20, gradient_clip_val=1)
+    with pytest.raises(d2l.TrainingInterrupted) as info:
+        trainer.fit(model, _InterruptingData(data, 3, 2, times=2))
+    assert info.value.result is trainer.history
+    assert trainer.train_batch_idx == 2 * 8 + 1  # the batch it was fetching never ran
+    out = capsys.readouterr().out
+    assert "Interrupted in epoch 3 of 20: stopped at once; the model keeps its weights." in out
+    assert "after the current minibatch" not in out
 
 
 # --------------------------------------------------------------------------

@@ -415,3 +415,18 @@ def test_to_dataframe_when_pandas_is_installed():
 def test_sigint_handler_is_the_default_after_a_sweep():
     d2l.sweep(lambda a: a, {"a": [1]}, executor="serial")
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_second_interrupt_does_not_cut_a_result_in_two():
+    from d2l_helpers.utils import StopOnInterrupt
+
+    stop, recorded = StopOnInterrupt(), []
+    with pytest.raises(KeyboardInterrupt), stop:
+        os.kill(os.getpid(), signal.SIGINT)  # the first: nothing new starts
+        assert stop.requested
+        with stop.shielded():  # taking in a finished configuration
+            os.kill(os.getpid(), signal.SIGINT)  # the second arrives in the middle of it
+            recorded.append("record")
+            recorded.append("cache line")
+        recorded.append("never")  # the second interrupt comes as soon as the shielded block ends
+    assert recorded == ["record", "cache line"]
