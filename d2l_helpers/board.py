@@ -188,12 +188,15 @@ class FitProgress:
         elapsed = self.clock() - self.t0
         if self.mode == "text":
             print(f"epoch {_db._timing(epoch, self.max_epochs, elapsed)} · {_values(self.board)}")
-        elif self.mode == "widget" and (epoch >= self.max_epochs or self.limiter.ready()):
+            return
+        if self.mode != "widget":
+            return
+        self.timing.value = _db._timing(epoch, self.max_epochs, elapsed)  # every epoch, as train_ch8's panel
+        if epoch >= self.max_epochs or self.limiter.ready():
             started, cpu = self.clock(), self.cpu_clock()
             self.image.value = self.plot.frame(f"epoch {epoch}/{self.max_epochs} · {_values(self.board)}")
             self.frames += 1
             self.bar.value = epoch
-            self.timing.value = _db._timing(epoch, self.max_epochs, elapsed)
             if self.sample is not None:
                 self.text.value = (
                     '<div style="font-family: monospace; white-space: pre-wrap">'

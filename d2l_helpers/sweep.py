@@ -242,8 +242,15 @@ def run_config(fn, params, seed, threads=None):
 
 
 def _is_dask_client(executor) -> bool:
-    """A ``distributed.Client``, recognised without importing dask."""
-    return type(executor).__module__.startswith("distributed") and hasattr(executor, "submit")
+    """A ``distributed.Client``, recognised without importing dask.
+
+    (``client.get_executor()`` is a ``concurrent.futures.Executor``, and goes that way.)
+    """
+    return (
+        type(executor).__module__.startswith("distributed")
+        and not isinstance(executor, cf.Executor)
+        and all(hasattr(executor, name) for name in ("submit", "nthreads", "processing"))
+    )
 
 
 class _Backend:
@@ -293,7 +300,10 @@ class _Backend:
         if self.kind == "dask":
             if time.monotonic() - self._dask_asked >= 1.0:
                 self._dask_asked = time.monotonic()
-                self._dask_threads = max(1, sum(self.executor.nthreads().values()))
+                try:
+                    self._dask_threads = max(1, sum(self.executor.nthreads().values()))
+                except Exception:  # the scheduler did not answer: keep the last count (the futures will tell)
+                    pass
             return self._dask_threads
         return self.n_workers
 
@@ -317,6 +327,19 @@ class _Backend:
             return done
         return cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED)[0]
 
+    def cancel_pending(self, futures) -> int:
+        """The first Ctrl-C: cancel what has not started (running ones go on); how many were cancelled."""
+        if self.kind != "dask":
+            return sum(bool(f.cancel()) for f in futures)  # concurrent.futures cancels only pending ones
+        try:  # Dask's cancel would stop a running task too: only those no worker is processing
+            running = {key for keys in self.executor.processing().values() for key in keys}
+        except Exception:
+            return 0  # no answer from the scheduler: cancel nothing rather than something running
+        pending = [f for f in futures if not f.done() and f.key not in running]
+        for future in pending:
+            future.cancel()
+        return len(pending)
+
     def died(self, error) -> bool:
         """Whether ``error`` (a future's) says the worker process died."""
         from concurrent.futures.process import BrokenProcessPool
@@ -329,7 +352,7 @@ class _Backend:
         self.pool = self._loky_pool()
 
     def cancel(self, futures):
-        """Cancel what has not started; stop our own workers (the user's executor keeps running)."""
+        """The second Ctrl-C: cancel everything in flight; stop our own workers (the user's executor keeps running)."""
         for future in futures:
             future.cancel()
         if self.kind == "loky":
@@ -402,8 +425,7 @@ def sweep(experiment, param_grid, executor=None, cache=None, *, n_workers=None, 
         with stop:
             while todo or retry or in_flight:
                 if stop.requested and (todo or retry):  # the first Ctrl-C: nothing new starts
-                    # On Dask, what is in flight is running (capacity): cancelling it there would stop it.
-                    cancelled = 0 if backend.kind == "dask" else sum(bool(f.cancel()) for f in in_flight)
+                    cancelled = backend.cancel_pending(list(in_flight))
                     todo.clear()
                     retry.clear()
                     print(
@@ -416,6 +438,8 @@ def sweep(experiment, param_grid, executor=None, cache=None, *, n_workers=None, 
         status = "done"
     except KeyboardInterrupt:
         status = "interrupted"
+        for future in [f for f in in_flight if f.done() and not f.cancelled()]:  # arrived: keep it
+            _take_in(backend, future, in_flight, retry, attempts, finish)
         backend.cancel(list(in_flight))
         message = _interrupt_message(results, store)
         print(message)
@@ -441,8 +465,8 @@ def _step(backend, experiment, configs, todo, retry, in_flight, attempts, finish
         in_flight[backend.submit(experiment, configs[i], config_seed(configs[i]))] = i
     done = backend.wait(list(in_flight), _POLL)
     broken = False
-    for future in done:
-        with stop.shielded():
+    with stop.shielded():  # the whole set: a deferred second Ctrl-C must not leave some of it behind
+        for future in done:
             broken = _take_in(backend, future, in_flight, retry, attempts, finish) or broken
     if broken:
         backend.renew()
@@ -458,7 +482,7 @@ def _take_in(backend, future, in_flight, retry, attempts, finish) -> bool:
         return False
     attempts[i] += 1
     if error is None:
-        finish(i, future.result())
+        finish(i, future.result())  # (on Dask fetched from the worker: a third Ctrl-C stops a fetch that hangs)
         return False
     if backend.died(error) and attempts[i] < 2:
         retry.append(i)

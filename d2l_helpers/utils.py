@@ -160,8 +160,10 @@ class TrainingInterrupted(KeyboardInterrupt):
 class StopOnInterrupt:
     """While active, the first SIGINT sets ``requested``; a second one raises ``KeyboardInterrupt``.
 
-    Outside the main thread (where signal handlers cannot be set) it does
-    nothing, and an interrupt arrives as a plain ``KeyboardInterrupt``.
+    Inside :meth:`shielded` the second one waits for the end of the block (a
+    third one does not). Outside the main thread (where signal handlers cannot
+    be set) it does nothing, and an interrupt arrives as a plain
+    ``KeyboardInterrupt``.
     """
 
     def __init__(self):
@@ -171,23 +173,31 @@ class StopOnInterrupt:
 
     def _handler(self, signum, frame):
         if self.requested:  # a second Ctrl-C: stop now...
-            if self._shields:  # ...but not in the middle of recording a result: right after it
-                self._deferred = True
+            if self._shields and not self._deferred:  # ...but not in the middle of recording a result
+                self._deferred = True  # (a third one, if recording hangs, does)
                 return
             raise KeyboardInterrupt
         self.requested = True
 
     @contextlib.contextmanager
     def shielded(self):
-        """A block that a second Ctrl-C does not cut in two: its ``KeyboardInterrupt`` comes at the end."""
+        """A block that a second Ctrl-C does not cut in two: its ``KeyboardInterrupt`` comes at the end.
+
+        If the block raises, that error goes on (the interrupt stays pending
+        only while the block runs).
+        """
         self._shields += 1
         try:
             yield
-        finally:
+        except BaseException:
             self._shields -= 1
-            if not self._shields and self._deferred:
+            if not self._shields:
                 self._deferred = False
-                raise KeyboardInterrupt
+            raise
+        self._shields -= 1
+        if not self._shields and self._deferred:
+            self._deferred = False
+            raise KeyboardInterrupt
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():

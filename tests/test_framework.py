@@ -295,6 +295,24 @@ def test_the_panel_shows_the_board_live_and_ends_as_one_png(monkeypatch):
     assert row.children[0].value == 3  # the progress bar at the last epoch
 
 
+def test_the_progress_line_changes_every_epoch_and_the_board_within_the_rate_limit(monkeypatch):
+    monkeypatch.setattr(db, "show_panel", lambda box: FakeHandle())
+    monkeypatch.setattr(db, "finish_panel", lambda handle, png, widgets, images=(): None)
+    monkeypatch.setattr(db, "_in_kernel", lambda: True)
+    now = [0.0]
+    board = d2l.ProgressBoard(xlabel="epoch", ylabel="ppl")
+    progress = board_mod.FitProgress(board, 10, "widget", clock=lambda: now[0], cpu_clock=lambda: 0.0)
+    lines = []
+    for epoch in range(1, 11):
+        now[0] += 0.1  # ten epochs in one second: one frame (the first), then the last one
+        board.draw(epoch, 20 - epoch, "train_ppl", every_n=1)
+        progress.epoch_done(epoch)
+        lines.append(progress.timing.value)
+    assert [line.split(" ")[0] for line in lines] == [f"{e}/10" for e in range(1, 11)]
+    assert progress.frames == 2 and progress.bar.value == 10
+    progress.close("done")
+
+
 def test_the_live_plot_draws_every_series_at_fractional_epochs():
     board = d2l.ProgressBoard(xlabel="epoch", ylabel="ppl")
     for i in range(8):

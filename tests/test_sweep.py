@@ -417,6 +417,44 @@ def test_sigint_handler_is_the_default_after_a_sweep():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_a_second_interrupt_while_a_result_is_recorded_keeps_it_in_the_cache(tmp_path, monkeypatch):
+    real_append, appended = sw.Cache.append, []
+
+    def append(self, key, record):
+        if not appended:  # Ctrl-C twice, in the middle of recording the first result
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+        appended.append(key)
+        real_append(self, key, record)
+
+    monkeypatch.setattr(sw.Cache, "append", append)
+    cache = tmp_path / "c.jsonl"
+
+    def f(a):
+        return a
+
+    with cf.ThreadPoolExecutor(1) as pool, pytest.raises(sw.SweepInterrupted) as info:
+        d2l.sweep(f, {"a": [1, 2, 3]}, executor=pool, cache=cache, plot="off")
+    assert info.value.result[0].ok
+    keys = [json.loads(line)["key"] for line in cache.read_text().splitlines()]
+    assert sw.config_key({"a": 1}) in keys  # not lost between arriving and being written
+
+
+def test_shielded_lets_an_error_of_its_block_through_and_a_third_interrupt_too():
+    from d2l_helpers.utils import StopOnInterrupt
+
+    stop = StopOnInterrupt()
+    with stop:
+        os.kill(os.getpid(), signal.SIGINT)
+        with pytest.raises(OSError, match="disk full"), stop.shielded():
+            os.kill(os.getpid(), signal.SIGINT)  # deferred...
+            raise OSError("disk full")  # ...but the block's own error is what the caller sees
+        with pytest.raises(KeyboardInterrupt), stop.shielded():
+            os.kill(os.getpid(), signal.SIGINT)  # deferred
+            os.kill(os.getpid(), signal.SIGINT)  # a third: at once (a hung fetch can be stopped)
+            pytest.fail("the third interrupt did not come through")
+
+
 def test_a_second_interrupt_does_not_cut_a_result_in_two():
     from d2l_helpers.utils import StopOnInterrupt
 
