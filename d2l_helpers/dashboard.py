@@ -10,9 +10,10 @@
 ``make_progress`` returns one of three displays, chosen by ``plot=``:
 
 * ``'widget'``: one compact panel of core ipywidgets (so it works in Colab
-  too): a perplexity-per-epoch plot, a progress bar with elapsed time, ETA and
-  tokens/s, and the latest sample. It never clears the cell's output, so the
-  lines the book prints stay. ``close`` replaces the panel *in place* by a
+  too): a caption (epoch, perplexity), a perplexity-per-epoch plot, a progress
+  bar with a progress line (epoch, elapsed time, ETA, tokens/s), and the
+  latest sample. It never clears the cell's output, so the lines the book
+  prints stay. ``close`` replaces the panel *in place* by a
   static PNG of the final plot, whose title holds the final numbers, and
   closes the widgets: a saved notebook shows an image that GitHub renders and
   that reopens without "Error displaying widget".
@@ -371,7 +372,7 @@ class RateLimiter:
 
     The first one at once; then no sooner than ``min_interval`` seconds after
     the previous one started, nor sooner than its cost divided by
-    ``max_share`` (a 20 ms refresh with max_share=0.01 waits 2 s), so that
+    ``max_share`` (a 50 ms refresh with max_share=0.01 waits 5 s), so that
     refreshing takes at most about that share of the time on a slow machine too.
     The cost is CPU time, so that a busy machine pausing the process in the
     middle of a refresh does not hold the next one back for long.
@@ -420,7 +421,7 @@ class TextProgress:
 
 
 class WidgetProgress:
-    """The live panel: plot, progress bar with timings, latest sample; a static PNG once closed.
+    """The live panel: caption, plot, progress bar and line, latest sample; a static PNG once closed.
 
     ``display`` (IPython's by default), ``clock`` and ``cpu_clock`` (what a
     refresh costs) can be replaced, which is how the tests run it without a

@@ -37,7 +37,9 @@ This module knows nothing about what the function does. It
 Kernel > Interrupt (Ctrl-C) follows the package's rule (``d2l_helpers.utils``):
 the first one cancels what has not started and lets the running
 configurations finish (their results are kept); a second one stops them at
-once (the local workers are killed). Either way the panel is finalised and
+once (the local workers are killed). Kernel > Interrupt signals the kernel's
+whole process group: the local workers, and the worker processes of a Dask
+``LocalCluster`` started in the notebook, ignore SIGINT while a sweep runs. Either way the panel is finalised and
 :class:`SweepInterrupted` (a ``TrainingInterrupted``) stops the cell; what
 finished is in the cache, in the exception's ``.result`` and in
 :func:`last_sweep`.
@@ -241,6 +243,34 @@ def run_config(fn, params, seed, threads=None):
 # --------------------------------------------------------------------------
 
 
+_saved_sigint = None  # in a Dask worker process: its SIGINT handler while a sweep of ours ignores it
+
+
+def _ignore_sigint_in_group(pgid):
+    """Run on each Dask worker: ignore SIGINT if the worker is in the sweep's process group.
+
+    Kernel > Interrupt signals the kernel's whole process group, and the worker
+    processes of a ``LocalCluster`` started in the notebook belong to it: without
+    this they die of the interrupt that should only stop the sweep from starting
+    more. Workers started elsewhere (another process group, another machine)
+    are left alone.
+    """
+    global _saved_sigint
+    if os.getpgrp() != pgid or threading.current_thread() is not threading.main_thread():
+        return False
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if _saved_sigint is None:
+        _saved_sigint = previous
+    return True
+
+
+def _restore_sigint():
+    global _saved_sigint
+    if _saved_sigint is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _saved_sigint)
+        _saved_sigint = None
+
+
 def _is_dask_client(executor) -> bool:
     """A ``distributed.Client``, recognised without importing dask.
 
@@ -258,7 +288,7 @@ class _Backend:
 
     def __init__(self, executor, n_workers):
         self.executor, self.kind, self.threads = executor, None, None
-        self._dask_threads, self._dask_asked = 1, -math.inf
+        self._dask_threads, self._dask_asked, self._dask_workers = 1, -math.inf, set()
         if executor is None:
             import loky
 
@@ -301,7 +331,11 @@ class _Backend:
             if time.monotonic() - self._dask_asked >= 1.0:
                 self._dask_asked = time.monotonic()
                 try:
-                    self._dask_threads = max(1, sum(self.executor.nthreads().values()))
+                    nthreads = self.executor.nthreads()
+                    self._dask_threads = max(1, sum(nthreads.values()))
+                    if set(nthreads) - self._dask_workers:  # new workers (a restarted one too)
+                        self._shield_dask_workers()
+                        self._dask_workers = set(nthreads)
                 except Exception:  # the scheduler did not answer: keep the last count (the futures will tell)
                     pass
             return self._dask_threads
@@ -326,6 +360,18 @@ class _Backend:
                 time.sleep(min(timeout, 0.05))
             return done
         return cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED)[0]
+
+    def _shield_dask_workers(self):
+        """Workers in our process group ignore SIGINT while the sweep runs (see ``_ignore_sigint_in_group``)."""
+        self.executor.run(_ignore_sigint_in_group, os.getpgrp())
+
+    def release(self):
+        """At the end of the sweep: Dask workers that ignored SIGINT for it take their own handler back."""
+        if self.kind == "dask" and self._dask_workers:
+            try:
+                self.executor.run(_restore_sigint)
+            except Exception:  # a cluster that went away: nothing to give back
+                pass
 
     def cancel_pending(self, futures) -> int:
         """The first Ctrl-C: cancel what has not started (running ones go on); how many were cancelled."""
@@ -445,6 +491,7 @@ def sweep(experiment, param_grid, executor=None, cache=None, *, n_workers=None, 
         print(message)
         raise SweepInterrupted(message, result=results) from None
     finally:
+        backend.release()
         panel.close(status)
     return results
 

@@ -10,9 +10,11 @@ import io
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import textwrap
+import zlib
 
 import nbformat
 import numpy as np
@@ -548,7 +550,17 @@ def test_png_holds_exactly_the_canvas_pixels():
         plot.add(epoch, 30.0 / epoch + 1, heldout=32.0 / epoch + 1 if epoch % 5 == 0 else None)
     png = plot.frame()
     image = Image.open(io.BytesIO(png))
-    assert image.format == "PNG" and image.mode == "RGB" and image.size == plot.figure.canvas.get_width_height()
+    size = plot.figure.canvas.get_width_height(physical=True)
+    assert image.format == "PNG" and image.mode == "RGB" and image.size == size
+    # every chunk's CRC (Pillow does not check IDAT's), and nothing after IEND
+    at, tags = 8, []
+    while at < len(png):
+        (length,) = struct.unpack(">I", png[at : at + 4])
+        tag, data = png[at + 4 : at + 8], png[at + 8 : at + 8 + length]
+        assert struct.unpack(">I", png[at + 8 + length : at + 12 + length])[0] == zlib.crc32(tag + data), tag
+        tags.append(tag)
+        at += 12 + length
+    assert tags == [b"IHDR", b"IDAT", b"IEND"] and at == len(png)
     expected = np.asarray(plot.figure.canvas.buffer_rgba())[:, :, :3]
     assert np.array_equal(np.asarray(image), expected)
     assert len(png) < 40_000  # compressed: the raw pixels are ~470 kB

@@ -11,6 +11,7 @@ import importlib
 import json
 import os
 import signal
+import subprocess
 import sys
 import textwrap
 
@@ -219,6 +220,53 @@ def test_dask_interrupt_lets_the_running_configurations_finish_and_starts_no_oth
     assert statuses[(3, 2)] == "not run" and (3, 2) not in calls(log)  # two run at once: this one never started
     assert sorted(c for c, status in statuses.items() if status == "ok") == calls(log)  # nothing cancelled mid-run
     assert not any(dask_client.processing().values())  # nothing left queued on the cluster
+
+
+LOCAL_CLUSTER_IN_A_KERNEL = textwrap.dedent(
+    """
+    import os, signal, threading, time
+    import d2l_helpers as d2l
+    from distributed import Client, LocalCluster
+
+    def experiment(a):
+        time.sleep(3)
+        return a
+
+    if __name__ == "__main__":  # the workers are spawned: they import this file again
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                          host="127.0.0.1") as cluster, Client(cluster) as client:
+            def interrupt():  # Kernel > Interrupt: SIGINT to the kernel's whole process group
+                while not os.path.exists("started"):
+                    time.sleep(0.05)
+                os.killpg(os.getpgrp(), signal.SIGINT)
+            threading.Thread(target=interrupt, daemon=True).start()
+            def started():
+                open("started", "w").close()
+            try:
+                d2l.sweep(lambda a: started() or experiment(a), {"a": list(range(8))}, executor=client, plot="off")
+            except d2l.SweepInterrupted as e:
+                print("STATUS", ",".join(r.status for r in e.result))
+            print("WORKERS", len(client.nthreads()))
+            print("HANDLERS", sorted(set(client.run(lambda: str(signal.getsignal(signal.SIGINT))).values())))
+    """
+)
+
+
+def test_kernel_interrupt_reaching_a_local_clusters_workers_does_not_kill_them(tmp_path):
+    pytest.importorskip("distributed")
+    script = tmp_path / "kernel.py"
+    script.write_text(LOCAL_CLUSTER_IN_A_KERNEL)
+    run = subprocess.run(  # a session of its own: the SIGINT to its process group reaches nothing else
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        start_new_session=True,
+    )  # fmt: skip
+    lines = dict(line.split(" ", 1) for line in run.stdout.splitlines() if line.split(" ")[0].isupper())
+    assert "STATUS" in lines, run.stdout + run.stderr[-3000:]
+    statuses = lines["STATUS"].split(",")
+    assert statuses[:2] == ["ok", "ok"] and statuses.count("ok") <= 4  # the two running ones finished, no more
+    assert statuses.count("not run") >= 4
+    assert lines["WORKERS"] == "2" and "Worker process died" not in run.stderr
+    assert "SIG_IGN" not in lines["HANDLERS"]  # after the sweep the workers have their own handler back
 
 
 # --------------------------------------------------------------------------
