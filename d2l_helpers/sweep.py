@@ -36,10 +36,12 @@ This module knows nothing about what the function does. It
 
 Kernel > Interrupt (Ctrl-C) follows the package's rule (``d2l_helpers.utils``):
 the first one cancels what has not started and lets the running
-configurations finish (their results are kept); a second one stops them at
-once (the local workers are killed). Kernel > Interrupt signals the kernel's
-whole process group: the local workers, and the worker processes of a Dask
-``LocalCluster`` started in the notebook, ignore SIGINT while a sweep runs. Either way the panel is finalised and
+configurations finish (their results are kept); a second one stops at once:
+the local workers are killed, and on Dask the futures are cancelled (a task
+that has started runs to its end on its worker, and its result is dropped).
+Kernel > Interrupt signals the kernel's whole process group: the local
+workers, and the worker processes of a Dask ``LocalCluster`` started in the
+notebook, ignore SIGINT while a sweep runs. Either way the panel is finalised and
 :class:`SweepInterrupted` (a ``TrainingInterrupted``) stops the cell; what
 finished is in the cache, in the exception's ``.result`` and in
 :func:`last_sweep`.
@@ -243,7 +245,8 @@ def run_config(fn, params, seed, threads=None):
 # --------------------------------------------------------------------------
 
 
-_saved_sigint = None  # in a Dask worker process: its SIGINT handler while a sweep of ours ignores it
+_NOTHING = object()
+_saved_sigint = _NOTHING  # in a Dask worker process: its SIGINT handler while a sweep of ours ignores it
 
 
 def _ignore_sigint_in_group(pgid):
@@ -259,16 +262,16 @@ def _ignore_sigint_in_group(pgid):
     if os.getpgrp() != pgid or threading.current_thread() is not threading.main_thread():
         return False
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if _saved_sigint is None:
-        _saved_sigint = previous
+    if _saved_sigint is _NOTHING:  # (a second call, from a second look at the workers, keeps the first)
+        _saved_sigint = signal.default_int_handler if previous is None else previous  # None: not set from Python
     return True
 
 
 def _restore_sigint():
     global _saved_sigint
-    if _saved_sigint is not None and threading.current_thread() is threading.main_thread():
+    if _saved_sigint is not _NOTHING and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, _saved_sigint)
-        _saved_sigint = None
+        _saved_sigint = _NOTHING
 
 
 def _is_dask_client(executor) -> bool:
@@ -328,18 +331,23 @@ class _Backend:
         to cancel there.
         """
         if self.kind == "dask":
-            if time.monotonic() - self._dask_asked >= 1.0:
-                self._dask_asked = time.monotonic()
-                try:
-                    nthreads = self.executor.nthreads()
-                    self._dask_threads = max(1, sum(nthreads.values()))
-                    if set(nthreads) - self._dask_workers:  # new workers (a restarted one too)
-                        self._shield_dask_workers()
-                        self._dask_workers = set(nthreads)
-                except Exception:  # the scheduler did not answer: keep the last count (the futures will tell)
-                    pass
+            self.look_at_workers()
             return self._dask_threads
         return self.n_workers
+
+    def look_at_workers(self):
+        """Dask, at most once a second: count the worker threads, and shield new workers (a restarted one too)."""
+        if self.kind != "dask" or time.monotonic() - self._dask_asked < 1.0:
+            return
+        self._dask_asked = time.monotonic()
+        try:
+            nthreads = self.executor.nthreads()
+        except Exception:  # the scheduler did not answer: keep the last count (the futures will tell)
+            return
+        self._dask_threads = max(1, sum(nthreads.values()))
+        if set(nthreads) - self._dask_workers:
+            self._dask_workers = set(nthreads)  # first: release() must undo even a shield that failed half-way
+            self._shield_dask_workers()
 
     def submit(self, fn, params, seed):
         if self.kind == "dask":
@@ -363,13 +371,13 @@ class _Backend:
 
     def _shield_dask_workers(self):
         """Workers in our process group ignore SIGINT while the sweep runs (see ``_ignore_sigint_in_group``)."""
-        self.executor.run(_ignore_sigint_in_group, os.getpgrp())
+        self.executor.run(_ignore_sigint_in_group, os.getpgrp(), on_error="ignore")
 
     def release(self):
         """At the end of the sweep: Dask workers that ignored SIGINT for it take their own handler back."""
         if self.kind == "dask" and self._dask_workers:
             try:
-                self.executor.run(_restore_sigint)
+                self.executor.run(_restore_sigint, on_error="ignore")
             except Exception:  # a cluster that went away: nothing to give back
                 pass
 
@@ -484,15 +492,20 @@ def sweep(experiment, param_grid, executor=None, cache=None, *, n_workers=None, 
         status = "done"
     except KeyboardInterrupt:
         status = "interrupted"
-        for future in [f for f in in_flight if f.done() and not f.cancelled()]:  # arrived: keep it
-            _take_in(backend, future, in_flight, retry, attempts, finish)
+        try:
+            for future in [f for f in in_flight if f.done() and not f.cancelled()]:  # arrived: keep it
+                _take_in(backend, future, in_flight, retry, attempts, finish)
+        except KeyboardInterrupt:  # a third Ctrl-C: keep what was taken in, stop taking
+            pass
         backend.cancel(list(in_flight))
         message = _interrupt_message(results, store)
         print(message)
         raise SweepInterrupted(message, result=results) from None
     finally:
-        backend.release()
-        panel.close(status)
+        try:
+            panel.close(status)
+        finally:
+            backend.release()
     return results
 
 
@@ -503,6 +516,7 @@ def _step(backend, experiment, configs, todo, retry, in_flight, attempts, finish
     and the cache) is shielded from a second Ctrl-C, which would otherwise
     lose a result that had arrived.
     """
+    backend.look_at_workers()  # Dask: new workers are shielded even when nothing is left to submit
     # A configuration retried after its worker died runs alone: if the pool dies again, it was that one.
     if retry and not in_flight:
         i = retry.popleft()

@@ -505,6 +505,11 @@ def test_dashboard_runs_live_in_the_classic_notebook_with_ipywidgets_7(chromium,
             assert busy_seen, info
             assert changes_while_busy >= 3, info  # the ipywidgets 7 panel repaints while the cell runs
             assert state["final"] > 400 and state["widgets"] == 0 and state["src"] is None, info
+            for _ in range(50):  # the prompt can show the end before the last printed lines are rendered
+                if "tokens/sec on " in state["text"]:
+                    break
+                page.wait_for_timeout(200)
+                state = page.evaluate(CLASSIC_CELL_STATE_JS)
             assert "tokens/sec on " in state["text"], info
             body = page.inner_text("body")
             assert "Error displaying widget" not in body and "could not be displayed" not in body

@@ -7,6 +7,7 @@ their calls by writing one file per call into a folder given as a parameter.
 """
 
 import concurrent.futures as cf
+import contextlib
 import importlib
 import json
 import os
@@ -240,12 +241,15 @@ LOCAL_CLUSTER_IN_A_KERNEL = textwrap.dedent(
                     time.sleep(0.05)
                 os.killpg(os.getpgrp(), signal.SIGINT)
             threading.Thread(target=interrupt, daemon=True).start()
+            print("PIDS", ",".join(sorted(str(pid) for pid in client.run(os.getpid).values())))
             def started():
                 open("started", "w").close()
             try:
                 d2l.sweep(lambda a: started() or experiment(a), {"a": list(range(8))}, executor=client, plot="off")
             except d2l.SweepInterrupted as e:
                 print("STATUS", ",".join(r.status for r in e.result))
+                print("RAN_ON", ",".join(sorted({r.worker.split(":")[-1] for r in e.result if r.ok})))
+            print("PIDS_AFTER", ",".join(sorted(str(pid) for pid in client.run(os.getpid).values())))
             print("WORKERS", len(client.nthreads()))
             print("HANDLERS", sorted(set(client.run(lambda: str(signal.getsignal(signal.SIGINT))).values())))
     """
@@ -256,16 +260,23 @@ def test_kernel_interrupt_reaching_a_local_clusters_workers_does_not_kill_them(t
     pytest.importorskip("distributed")
     script = tmp_path / "kernel.py"
     script.write_text(LOCAL_CLUSTER_IN_A_KERNEL)
-    run = subprocess.run(  # a session of its own: the SIGINT to its process group reaches nothing else
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    kernel = subprocess.Popen(  # a session of its own: the SIGINT to its process group reaches nothing else
+        [sys.executable, str(script)], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,
     )  # fmt: skip
-    lines = dict(line.split(" ", 1) for line in run.stdout.splitlines() if line.split(" ")[0].isupper())
-    assert "STATUS" in lines, run.stdout + run.stderr[-3000:]
+    try:
+        stdout, stderr = kernel.communicate(timeout=120)
+    finally:  # the group is the child's pid: no worker is left behind, whatever happened
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(kernel.pid, signal.SIGKILL)
+    lines = dict(line.split(" ", 1) for line in stdout.splitlines() if line.split(" ")[0].isupper())
+    assert "STATUS" in lines, stdout + stderr[-3000:]
     statuses = lines["STATUS"].split(",")
     assert statuses[:2] == ["ok", "ok"] and statuses.count("ok") <= 4  # the two running ones finished, no more
     assert statuses.count("not run") >= 4
-    assert lines["WORKERS"] == "2" and "Worker process died" not in run.stderr
+    assert lines["WORKERS"] == "2" and "Worker process" not in stderr  # (the nanny's words for a worker that ended)
+    assert lines["PIDS_AFTER"] == lines["PIDS"]  # the same two worker processes: none died of the interrupt
+    assert set(lines["RAN_ON"].split(",")) <= set(lines["PIDS"].split(","))  # and the results came from them
     assert "SIG_IGN" not in lines["HANDLERS"]  # after the sweep the workers have their own handler back
 
 
