@@ -20,6 +20,7 @@ import nbformat
 import numpy as np
 import pytest
 import torch
+from fakes import FakeDisplay
 from PIL import Image
 from torch import nn
 
@@ -36,22 +37,6 @@ class FakeClock:
 
     def __call__(self):
         return self.now
-
-
-class FakeDisplay:
-    """Stands in for IPython's ``display(bundle, raw=True, display_id=True)`` and its handle."""
-
-    def __init__(self):
-        self.shown, self.updates = [], []
-
-    def __call__(self, bundle, raw=False, display_id=False):
-        assert raw and display_id
-        self.shown.append(bundle)
-        return self
-
-    def update(self, bundle, raw=False):
-        assert raw
-        self.updates.append(bundle)
 
 
 def _pixels(png: bytes) -> np.ndarray:

@@ -19,6 +19,7 @@ import matplotlib
 import numpy as np
 import pytest
 import torch
+from fakes import FakeDisplay
 from matplotlib.colors import to_hex
 from PIL import Image
 from torch import nn
@@ -27,26 +28,6 @@ import d2l_helpers as d2l
 from d2l_helpers import dashboard, plotting
 
 PLAIN_TEXT = "<d2l training plot>"
-
-
-class FakeDisplay:
-    """Stands in for IPython's ``display(bundle, raw=True, display_id=True)``; it is also the handle."""
-
-    def __init__(self):
-        self.shown, self.updates = [], []
-
-    def __call__(self, bundle, raw=False, display_id=False):
-        assert raw and display_id is True
-        self.shown.append(bundle)
-        return self
-
-    def update(self, bundle, raw=False):
-        assert raw
-        self.updates.append(bundle)
-
-    @property
-    def bundles(self):
-        return self.shown + self.updates
 
 
 @pytest.fixture

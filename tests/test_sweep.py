@@ -17,6 +17,7 @@ import sys
 import textwrap
 
 import pytest
+from fakes import FakeDisplay
 
 import d2l_helpers as d2l
 from d2l_helpers import dashboard
@@ -387,19 +388,6 @@ def test_the_cache_skips_a_line_cut_short_and_refuses_another_experiments_file(t
 # --------------------------------------------------------------------------
 # The panel and the plot
 # --------------------------------------------------------------------------
-
-
-class FakeDisplay:
-    def __init__(self):
-        self.shown, self.updates = [], []
-
-    def __call__(self, bundle, raw=False, display_id=False):
-        assert raw and display_id
-        self.shown.append(bundle)
-        return self
-
-    def update(self, bundle, raw=False):
-        self.updates.append(bundle)
 
 
 def test_widget_panel_shows_progress_and_best_then_leaves_a_png(monkeypatch):
