@@ -23,6 +23,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from kernels import ENVIRONMENTS, ROOT, kernelspec_dir
 
 PLAIN_TEXT = "<d2l training plot>"
+ABORT_RETRY_SECONDS = 30
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 SETUP = """\
@@ -72,7 +73,23 @@ class Kernel:
         """Run ``code``; return (reply content, iopub messages of this cell, seconds).
 
         ``on_message(msg, elapsed)`` sees every iopub message as it arrives.
+
+        After a cell that ended in an error, ipykernel 6 aborts the execute
+        requests that reach it until an event-loop callback ends its "aborting"
+        state (``stop_on_error_timeout``). How soon that callback runs depends on
+        the machine's load, so a request that comes back ``aborted`` (it did not
+        run: the kernel sends no ``execute_input`` for it) is sent again, for up
+        to ``ABORT_RETRY_SECONDS``.
         """
+        deadline = time.monotonic() + ABORT_RETRY_SECONDS
+        while True:
+            content, messages, seconds = self._execute_once(code, timeout, on_message)
+            if content["status"] != "aborted" or time.monotonic() > deadline:
+                return content, messages, seconds
+            assert not any(m["msg_type"] == "execute_input" for m in messages), "an aborted cell ran"
+            time.sleep(0.1)
+
+    def _execute_once(self, code, timeout, on_message):
         msg_id = self.kc.execute(code)
         messages, reply, start = [], None, time.monotonic()
         while True:
