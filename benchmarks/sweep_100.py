@@ -87,7 +87,10 @@ def run_record(results, executor, epochs, wall, load_before):
 
 
 def compare(runs):
-    """Whether two executors' runs gave the same final perplexities: the largest relative difference."""
+    """Whether two executors' runs gave the same final perplexities: the largest relative difference.
+
+    Configurations are matched by their parameters; the difference is relative to the larger of the two values.
+    """
     names = sorted(k for k in runs if k in ("local", "dask", "serial"))
     if len(names) < 2:
         return None
@@ -99,7 +102,7 @@ def compare(runs):
         other = by_params.get(tuple(c[k] for k in key))
         if other is None or c["perplexity"] is None or not math.isfinite(c["perplexity"] or math.nan):
             continue
-        diffs.append(abs(c["perplexity"] - other) / c["perplexity"])
+        diffs.append(abs(c["perplexity"] - other) / max(abs(c["perplexity"]), abs(other)))
     return {
         "executors": names[:2],
         "configurations_compared": len(diffs),
