@@ -97,7 +97,7 @@ from .scratch import (
     rnn,
     rnn_params_from_nn,
 )
-from .sweep import SweepInterrupted, SweepResults, last_sweep, sweep
+from .sweep import SweepCacheError, SweepInterrupted, SweepResults, last_sweep, sweep
 from .sweep_panel import plot_sweep
 from .train import (
     History,
@@ -159,6 +159,7 @@ __all__ = [
     "RNNModel",
     "RNNModelScratch",
     "SeqDataLoader",
+    "SweepCacheError",
     "SweepInterrupted",
     "SweepResults",
     "Timer",
