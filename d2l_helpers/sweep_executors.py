@@ -94,10 +94,10 @@ def run_config(fn, params, seed, threads=None):
     in_thread = threading.current_thread() is not threading.main_thread()
     if in_thread:
         _one_at_a_time.acquire()
-    owner = _own_random() if in_thread else None
-    start = time.perf_counter()
+    owner, start = None, time.perf_counter()
     value, error = None, None
     try:
+        owner = _own_random() if in_thread else None
         set_seed(seed)
         value = fn(**params)
     except Exception as e:  # recorded; the sweep goes on with the others
@@ -120,22 +120,25 @@ def run_config(fn, params, seed, threads=None):
 # --------------------------------------------------------------------------
 
 
-def _init_loky_worker(parent):
-    """Run once in each loky worker: ignore SIGINT (see the module's docstring) and watch the parent."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_watch_parent, args=(parent,), name="d2l-sweep-watchdog", daemon=True).start()
+# What each loky worker runs first: ignore SIGINT (see the module's docstring), and exit as soon as
+# the process that made the pool is no longer its parent: it died, and nobody will read our results.
+# (A POSIX orphan is adopted by another process, so its parent id changes. On Windows the id stays
+# the dead parent's and this never fires; loky's own idle timeout, 300 s, ends the worker there.)
+# It is source text run by ``exec`` rather than a function of this module so that it imports no
+# more than the standard library: a worker that imported d2l_helpers (and torch) before taking its
+# first configuration would leave the others to the worker that happened to start first.
+_WORKER_START = f"""
+import os, signal, threading, time
 
+signal.signal(signal.SIGINT, signal.SIG_IGN)
 
-def _watch_parent(parent):
-    """Exit as soon as ``parent`` is no longer this process's parent: it died, and nobody will read our results.
-
-    (A POSIX orphan is adopted by another process, so its parent id changes.
-    On Windows the id stays the dead parent's and this never fires; loky's
-    own idle timeout, 300 s, ends the worker there.)
-    """
+def watch(parent):
     while os.getppid() == parent:
-        time.sleep(_WATCH_EVERY)
+        time.sleep({_WATCH_EVERY})
     os._exit(1)
+
+threading.Thread(target=watch, args=(parent,), name="d2l-sweep-watchdog", daemon=True).start()
+"""
 
 
 _NOTHING = object()
@@ -217,10 +220,11 @@ class Backend:
 
         one = {name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
         # Kernel > Interrupt signals the kernel's whole process group, workers included: they ignore
-        # SIGINT, so that the first interrupt lets running configurations finish (the second kills them).
+        # SIGINT, so that the first interrupt lets running configurations finish (the second kills them);
+        # and they watch their parent (see _WORKER_START).
         return loky.get_reusable_executor(
-            max_workers=self.n_workers, timeout=300, env=one, initializer=_init_loky_worker,
-            initargs=(os.getpid(),),
+            max_workers=self.n_workers, timeout=300, env=one, initializer=exec,
+            initargs=(_WORKER_START, {"parent": os.getpid()}),
         )  # fmt: skip
 
     @property

@@ -117,8 +117,11 @@ class Fingerprint:
 
     def _value(self, value, seen, depth=0):
         """Constants as themselves; our functions and classes by their code; anything else by its type."""
-        if hasattr(value, "item") and hasattr(value, "dtype") and getattr(value, "ndim", 1) == 0:
-            value = value.item()  # NumPy scalars as Python numbers
+        try:
+            if hasattr(value, "item") and hasattr(value, "dtype") and getattr(value, "ndim", 1) == 0:
+                value = value.item()  # NumPy scalars as Python numbers
+        except Exception:  # an object whose attributes cannot be read: its type will do
+            pass
         if isinstance(value, _SIMPLE):
             return repr(value)
         if self._ours(value) or isinstance(value, (functools.partial, types.MethodType)):
