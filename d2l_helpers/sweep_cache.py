@@ -45,6 +45,7 @@ HEADER = {"d2l_helpers": "sweep cache", "format": FORMAT}
 _HEADER_LINE = (json.dumps(HEADER) + "\n").encode()
 _FORMAT_1_KEYS = {"key", "function", "params", "value", "seconds", "worker", "error"}
 _NEEDED = {"key", "function", "value", "error"}
+_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no "\n" -> "\r\n" in what we write or read back
 
 
 class SweepCacheError(OSError):
@@ -190,10 +191,12 @@ class Cache:
         header = _json(lines[0])
         if isinstance(header, dict) and header.get("d2l_helpers") == "sweep cache":
             version = header.get("format")
-            if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT:
+            if version != FORMAT or isinstance(version, bool):
+                newer = isinstance(version, int) and version > FORMAT
                 raise ValueError(
-                    f"cache {self.path} was written by a newer d2l_helpers (cache format {version!r}; this one "
-                    f"reads format {FORMAT}): upgrade d2l_helpers, or pass another cache= file"
+                    f"cache {self.path} was written by {'a newer' if newer else 'another'} d2l_helpers (cache "
+                    f"format {version!r}; this one reads format {FORMAT}): "
+                    f"{'upgrade d2l_helpers, or ' if newer else ''}pass another cache= file"
                 )
             self.state, first = "cache", 1
         elif self._is_format_1(lines):
@@ -206,9 +209,9 @@ class Cache:
     @staticmethod
     def _is_format_1(lines):
         """Every complete line is a record of the first format (no header): one of ours, from an earlier version."""
-        complete = [line for line in lines[:-1] if line.strip()]
-        tail = _json(lines[-1]) if lines[-1].strip() else None
-        records = [_json(line) for line in complete] + ([tail] if tail is not None else [])
+        records = [_json(line) for line in lines[:-1] if line.strip()]
+        tail = _json(lines[-1]) if lines[-1].strip() else _NOT_JSON
+        records += [tail] if tail is not _NOT_JSON else []  # (a tail cut short is dropped, as in a cache)
         return bool(records) and all(isinstance(r, dict) and set(r) == _FORMAT_1_KEYS for r in records)
 
     def _read_line(self, line, number, last):
@@ -270,7 +273,7 @@ class Cache:
             )
         try:
             if self.state == "new":
-                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _BINARY, 0o644)
                 try:
                     if os.fstat(fd).st_size == 0:
                         os.write(fd, _HEADER_LINE)
@@ -281,7 +284,7 @@ class Cache:
             elif self.state == "format 1":
                 self._upgrade()
             else:
-                os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND))
+                os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND | _BINARY))
         except OSError as e:
             raise type(e)(
                 f"cannot write the cache {self.path} ({type(e).__name__}: {e.strerror or e}); nothing has run. "
@@ -327,7 +330,7 @@ class Cache:
         }
         line = (json.dumps(entry) + "\n").encode("utf-8")
         # O_APPEND, no O_CREAT: prepare() made the file; one deleted since is a write error, said as such.
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | _BINARY)
         try:
             os.write(fd, self._mend(fd) + line)
             os.fsync(fd)

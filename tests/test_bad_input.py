@@ -318,6 +318,19 @@ def test_sweep_a_first_format_cache_is_refused_then_upgraded_on_request(ran):
     assert data.startswith(_HEADER + content) and json.loads(data.splitlines()[-1])["key"] == '{"a": 2}'
 
 
+def test_sweep_a_first_format_cache_cut_short_is_still_recognised(ran):
+    """§2: a crash could cut the first format's last line too: that tail alone is dropped."""
+    content = _first_format_line(1, 1)
+    path = _file(content + b'{"key": "{\\"a\\": 2')
+    with pytest.warns(UserWarning) as warned:
+        results = d2l.sweep(_square, {"a": [1, 2]}, executor="serial", cache=path, plot="off", on_change="keep")
+    assert [r.cached for r in results] == [True, False] and ran == [2]
+    assert any("cut short" in str(w.message) for w in warned)
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data.startswith(_HEADER + content) and json.loads(data[len(_HEADER + content) :])["key"] == '{"a": 2}'
+
+
 def test_sweep_failures_run_again_and_it_is_said(capsys, ran):
     """§3: a configuration that failed is not cached for good."""
     path = _file(None)
