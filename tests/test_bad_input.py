@@ -235,26 +235,33 @@ def ran():
 
 
 @pytest.mark.parametrize("kind", ["os-system", "builtins-eval", "subprocess-run", "another-modules-class"])
-@pytest.mark.parametrize("first_format", [False, True], ids=["cache", "first-format-kept"])
-def test_sweep_a_hostile_cache_line_runs_nothing(kind, first_format, ran, recwarn):
-    """§1: the type a line names is never imported or called; the file and the marker stay as they were."""
+@pytest.mark.parametrize("form", ["cache", "first-format", "first-format-kept"])
+def test_sweep_a_hostile_cache_line_runs_nothing(kind, form, ran, recwarn):
+    """§1: the type a line names is never imported or called; the marker it would create never appears.
+
+    ``first-format``: a file as the previous version wrote it (no header), which that version read by
+    importing and calling what the line names.
+    """
     marker = _file(None, "marker")
-    if first_format:  # that format named every dataclass so: its values come back as plain fields
-        content = _first_format_line(1, _hostile(kind, marker))
-    else:
+    if form == "cache":
         content = _HEADER + _line(_hostile(kind, marker))
+    else:  # that format named every dataclass so: its values come back as plain fields, or not at all
+        content = _first_format_line(1, _hostile(kind, marker))
     path = _file(content)
-    if first_format:
-        results = d2l.sweep(_square, {"a": [1]}, executor="serial", cache=path, plot="off", on_change="keep")
-        assert results[0].cached and isinstance(results[0].value, dict)  # fields, not an object
-        assert any("never imports" in str(w.message) for w in recwarn)
-    else:
-        with pytest.raises(ValueError, match="Nothing it names was imported or run"):
-            d2l.sweep(_square, {"a": [1]}, executor="serial", cache=path, plot="off")
-        with open(path, "rb") as f:
-            assert f.read() == content  # refused: byte for byte as it was
-    time.sleep(0.2)  # (a shell command started in the background would have had time to run)
-    assert not os.path.exists(marker)
+    try:
+        if form == "first-format-kept":
+            results = d2l.sweep(_square, {"a": [1]}, executor="serial", cache=path, plot="off", on_change="keep")
+            assert results[0].cached and isinstance(results[0].value, dict)  # fields, not an object
+            assert any("never imports" in str(w.message) for w in recwarn)
+        else:
+            words = "Nothing it names was imported or run" if form == "cache" else "earlier d2l_helpers"
+            with pytest.raises(ValueError, match=words):
+                d2l.sweep(_square, {"a": [1]}, executor="serial", cache=path, plot="off")
+            with open(path, "rb") as f:
+                assert f.read() == content  # refused: byte for byte as it was
+    finally:
+        time.sleep(0.2)  # (a shell command started in the background would have had time to run)
+        assert not os.path.exists(marker), "the cache ran what it names"
     assert ran == []
 
 
