@@ -36,6 +36,7 @@ import re
 
 import torch
 
+from .checks import check_vocab_args
 from .data import DATA_URL, TIME_MACHINE, download
 from .framework import DataModule
 from .utils import check_int
@@ -50,12 +51,15 @@ class Vocab:
     """
 
     def __init__(self, tokens=(), min_freq=0, reserved_tokens=()):
-        tokens, reserved_tokens = list(tokens), list(reserved_tokens)
+        tokens, reserved_tokens = check_vocab_args(tokens, min_freq, reserved_tokens, unique=False)
         if tokens and isinstance(tokens[0], list):  # flatten a list of lines
             tokens = [token for line in tokens for token in line]
         counter = collections.Counter(tokens)
         self.token_freqs = sorted(counter.items(), key=lambda x: x[1], reverse=True)
         kept = [token for token, freq in self.token_freqs if freq >= min_freq]
+        kinds = sorted({type(t).__name__ for t in [*reserved_tokens, *kept]} - {"str"})
+        if kinds:  # sorting needs tokens of one kind; '<unk>' is a string
+            raise TypeError(f"tokens must all be strings (they are sorted with '<unk>'), but some are {kinds}")
         self.idx_to_token = sorted(set(["<unk>", *reserved_tokens, *kept]))
         self.token_to_idx = {token: idx for idx, token in enumerate(self.idx_to_token)}
 
@@ -100,6 +104,9 @@ class TimeMachine(DataModule):
 
     def build(self, raw_text, vocab=None):
         """(corpus: the token indices of ``raw_text``, vocab: ``vocab`` or a new 1.0 :class:`Vocab`)."""
+        if not isinstance(raw_text, str):
+            decode = " (decode bytes first: raw_text.decode('utf-8'))" if isinstance(raw_text, bytes) else ""
+            raise TypeError(f"raw_text must be a str{decode}, got {type(raw_text).__name__} {raw_text!r:.40}")
         tokens = self._tokenize(self._preprocess(raw_text))
         if vocab is None:
             vocab = Vocab(tokens)

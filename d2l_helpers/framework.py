@@ -40,10 +40,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import train as _train
 from .board import FitProgress, ProgressBoard
+from .checks import check_loader, check_lr, check_model_vocab, remember_vocab
 from .fast_en import LanguageModelForward
 from .train import History, TrainingDiverged, max_epochs_from_env
-from .utils import StopOnInterrupt, TrainingInterrupted, check_int, check_positive
+from .utils import StopOnInterrupt, TrainingInterrupted, check_int, check_positive, close_panel
 
 __all__ = [
     "Classifier",
@@ -162,7 +164,19 @@ class Module(nn.Module, HyperParameters):
         self.plot("loss", l, train=False)
 
     def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=self.lr)
+        lr = getattr(self, "lr", None)
+        if lr is None:
+            raise TypeError(
+                f"{type(self).__name__} has no lr for the default optimizer: take lr in __init__ and call "
+                "self.save_hyperparameters(), or define configure_optimizers(self) returning an optimizer"
+            )
+        params = list(self.parameters())
+        if not params:
+            raise ValueError(
+                f"{type(self).__name__} has no parameters for the optimizer: create them in __init__ "
+                "(nn.Parameter, nn.Linear, ...), or define configure_optimizers(self) for tensors of your own"
+            )
+        return torch.optim.SGD(params, lr=check_lr(lr))
 
     def apply_init(self, inputs, init=None):
         self.forward(*inputs)
@@ -260,6 +274,7 @@ class SGD(HyperParameters):
     """Minibatch stochastic gradient descent (d2l.ai §3.4): ``param -= lr * param.grad``."""
 
     def __init__(self, params, lr):
+        check_lr(lr)
         self.save_hyperparameters()
         self.params = list(params)
 
@@ -301,6 +316,9 @@ class Trainer(HyperParameters):
     def prepare_data(self, data):
         self.train_dataloader = data.train_dataloader()
         self.val_dataloader = data.val_dataloader()
+        check_loader(data, "train", self.train_dataloader)
+        if self.val_dataloader is not None:  # (None: no validation, as upstream)
+            check_loader(data, "val", self.val_dataloader)
         self.num_train_batches = len(self.train_dataloader)
         self.num_val_batches = len(self.val_dataloader) if self.val_dataloader is not None else 0
 
@@ -329,41 +347,62 @@ class Trainer(HyperParameters):
             raise TypeError(f"model must be a d2l.Module (an nn.Module with a board), got {type(model).__name__}")
         if not all(hasattr(data, a) for a in ("train_dataloader", "val_dataloader")):
             raise TypeError(f"data must be a d2l.DataModule, got {type(data).__name__}")
+        lr = getattr(model, "lr", None)
+        if lr is not None:
+            check_lr(lr)
+        vocab = getattr(data, "vocab", None)
+        if vocab is not None:  # a language model: its size, and the vocabulary it trained with before
+            check_model_vocab(model, vocab, name="data.vocab")
         self.prepare_data(data)
         self.prepare_model(model)
         self.optim = model.configure_optimizers()
+        if not (callable(getattr(self.optim, "step", None)) and callable(getattr(self.optim, "zero_grad", None))):
+            raise TypeError(
+                f"{type(model).__name__}.configure_optimizers() returned {type(self.optim).__name__}: it must "
+                "return an optimizer, e.g. return d2l.SGD(self.parameters(), self.lr) or torch.optim.SGD(...)"
+            )
+        if vocab is not None:
+            remember_vocab(model, vocab)  # model.predict will compare its vocab with this one
         self.epoch = 0
         self.train_batch_idx = 0
         self.val_batch_idx = 0
         epochs = max_epochs_from_env(self.max_epochs)
         device = self.gpus[0] if self.gpus else next((p.device for p in model.parameters()), cpu())
         self.history = History(device=str(device), num_epochs=epochs)
+        _train._LAST[0] = self.history  # d2l.last_history(): the latest run of either edition
         self._losses, self._tokens, self._epoch_start = [], 0, time.perf_counter()
         # board.display=False draws nothing, as upstream's board does then
         progress = FitProgress(model.board, epochs, self.plot_mode if model.board.display else "off")
         model.board.live = progress
         status, at_once = "error", False
-        try:
-            fast_forward = LanguageModelForward(model, self.fast, on_first_use=_announce)
-            with StopOnInterrupt() as self._stop, fast_forward:
-                for self.epoch in range(epochs):
-                    self.fit_epoch()
-                    self._end_epoch(model, data, progress)
-                    self.history.fast_path = fast_forward.name
-                    if self._stop.requested:
-                        break
-            status = "interrupted" if self._stop.requested else "done"
-        except KeyboardInterrupt:  # a second interrupt, or none handled (not the main thread)
-            status, at_once = "interrupted", True
-        finally:
-            model.board.live = None
-            progress.close(status)
-        if status == "interrupted":
-            where = f"in epoch {self.epoch + 1} of {epochs}"
-            how = "stopped at once" if at_once else "stopped after the current minibatch"
-            message = f"Interrupted {where}: {how}; the model keeps its weights."
-            print(message)
-            raise TrainingInterrupted(message, result=self.history)
+        # Kernel > Interrupt is handled until the call ends: closing the panel is never cut in two.
+        with StopOnInterrupt() as self._stop:
+            try:
+                with LanguageModelForward(model, self.fast, on_first_use=_announce) as fast_forward:
+                    for self.epoch in range(epochs):
+                        self.fit_epoch()
+                        self._end_epoch(model, data, progress)
+                        self.history.fast_path = fast_forward.name
+                        if self._stop.requested:
+                            break
+                status = "interrupted" if self._stop.requested else "done"
+            except KeyboardInterrupt:  # a second interrupt, or none handled (not the main thread)
+                status, at_once = "interrupted", True
+            finally:
+                model.board.live = None
+                close_panel(progress, status, self._stop)
+            if status == "interrupted" or self._stop.requested:
+                self.history.interrupted = True
+                where = f"in epoch {self.epoch + 1} of {epochs}"
+                how = "stopped at once" if at_once else "stopped after the current minibatch"
+                if status != "interrupted":  # a first interrupt while the panel closed, after the last epoch
+                    where, how = f"after epoch {epochs} of {epochs}", "training had finished"
+                message = f"Interrupted {where}: {how}; the model keeps its weights."
+                try:
+                    print(message)
+                except KeyboardInterrupt:
+                    pass
+                raise TrainingInterrupted(message, result=self.history)
 
     def fit_epoch(self):
         self.model.train()
@@ -409,6 +448,11 @@ class Trainer(HyperParameters):
         losses, tokens, self._losses, self._tokens = self._losses, self._tokens, [], 0
         if losses:  # (a fit_epoch of the learner's own may not report its batches)
             mean = sum(losses) / len(losses)
+            if mean >= 709 and isinstance(model, Classifier):  # a cross-entropy whose exp overflows: as train_ch8
+                raise TrainingDiverged(
+                    f"the mean training loss reached {mean:.4g} in epoch {self.epoch + 1}, a perplexity too large "
+                    "to represent: training diverged. Try a smaller learning rate lr (or set gradient_clip_val)."
+                )
             self.history.perplexity.append(math.exp(mean) if mean < 709 else math.inf)
             self.history.tokens_per_sec.append(tokens / max(time.perf_counter() - self._epoch_start, 1e-9))
         self._epoch_start = time.perf_counter()

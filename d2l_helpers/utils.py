@@ -212,6 +212,19 @@ class StopOnInterrupt:
         return False
 
 
+def close_panel(progress, status, stop):
+    """Turn the panel into its final PNG; a second Ctrl-C meanwhile waits for the end of it.
+
+    The run is then stopping already (``stop.requested``), so that interrupt is
+    dropped: the caller raises ``TrainingInterrupted`` (both editions use this).
+    """
+    try:
+        with stop.shielded():
+            progress.close(status)
+    except KeyboardInterrupt:
+        pass
+
+
 # Three of upstream's tensor aliases. The book's text calls torch directly, but
 # upstream's library code for chapter 8 (which learners copy too) goes through
 # them: ``d2l.size(y)`` in ``train_epoch_ch8``, ``d2l.reshape(d2l.tensor(...))``
