@@ -48,7 +48,6 @@ from .utils import StopOnInterrupt, TrainingInterrupted, check_int, check_positi
 __all__ = [
     "Classifier",
     "DataModule",
-    "DefaultRoot",
     "HyperParameters",
     "Module",
     "ProgressBoard",
