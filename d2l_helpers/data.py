@@ -203,8 +203,9 @@ def download(
     * ``download(name)`` / ``download(name, cache_dir)`` with ``name`` in ``DATA_HUB``: d2l 0.17.6 (zh edition);
     * ``download(url, folder, sha1_hash)``: d2l 1.0 (English edition, ``TimeMachine._download``).
 
-    Where the file is: ``$D2L_DATA_DIR/<file>`` when that is set (offline; nothing is
-    downloaded); else ``folder``/``cache_dir`` if the caller names one (created if
+    Where the file is: a good copy already in the ``folder``/``cache_dir`` the caller
+    names (as upstream's finds it there, offline too); else ``$D2L_DATA_DIR/<file>`` when
+    that is set (offline; nothing is downloaded); else that ``folder`` (created if
     needed); else the per-user cache (``$D2L_CACHE_DIR``, see :func:`cache_dir`).
     Every copy is checked against its SHA-1 (1.0 allows ``sha1_hash=None``: then a
     file that ``DATA_HUB`` knows is still checked, any other is used as found), and
@@ -223,6 +224,10 @@ def download(
             f"download: the file name {file_name!r} (from {name!r}) would leave the data folder: a name must not "
             "hold a path separator or '..'. Pass the folder separately: download(url, folder, sha1_hash)."
         )
+    if folder is not None:  # a good copy in the folder the caller named comes first (a bad one: see below)
+        path = Path(os.fspath(folder)).expanduser() / file_name
+        if path.is_file() and (sha1 is None or _sha1(path) == sha1):
+            return str(path)
     data_dir = os.environ.get(ENV_DATA_DIR)
     if data_dir:
         path = Path(data_dir).expanduser() / file_name

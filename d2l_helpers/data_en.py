@@ -25,8 +25,10 @@ Two things differ from the Chinese edition's (zh §8.2-8.3, d2l 0.17):
       X[2]         e _ t i m      ...
 
 The text comes from :func:`d2l_helpers.data.download` (hash-checked, cached,
-``$D2L_DATA_DIR`` for offline use); ``TimeMachine(root=...)`` is honoured only
-when given.
+``$D2L_DATA_DIR`` for offline use). ``data.root`` reads ``'../data'`` as
+upstream's, but the text goes there only when ``TimeMachine(root=...)`` names
+a folder: the default root (a ``DefaultRoot``, also what the book's typed-in
+``super(d2l.TimeMachine, self).__init__()`` sets) means this package's cache.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import torch
 
 from .checks import check_vocab_args
 from .data import DATA_URL, TIME_MACHINE, download
-from .framework import DataModule
+from .framework import DEFAULT_ROOT, DataModule, DefaultRoot
 from .utils import check_int
 
 __all__ = ["TimeMachine", "Vocab"]
@@ -92,7 +94,8 @@ class TimeMachine(DataModule):
     """The Time Machine as overlapping windows of characters (d2l.ai §9.2-9.3)."""
 
     def _download(self):
-        fname = download(DATA_URL + TIME_MACHINE[0], self.root, TIME_MACHINE[1])
+        folder = None if self.root is None or isinstance(self.root, DefaultRoot) else self.root  # None: the cache
+        fname = download(DATA_URL + TIME_MACHINE[0], folder, TIME_MACHINE[1])
         with open(fname, encoding="utf-8") as f:
             return f.read()
 
@@ -113,7 +116,7 @@ class TimeMachine(DataModule):
         corpus = [vocab[token] for token in tokens]
         return corpus, vocab
 
-    def __init__(self, batch_size, num_steps, num_train=10000, num_val=5000, root=None, num_workers=4):
+    def __init__(self, batch_size, num_steps, num_train=10000, num_val=5000, root=DEFAULT_ROOT, num_workers=4):
         super().__init__(root=root, num_workers=num_workers)
         batch_size, num_steps = check_int("batch_size", batch_size), check_int("num_steps", num_steps)
         num_train, num_val = check_int("num_train", num_train), check_int("num_val", num_val)

@@ -209,18 +209,35 @@ class Classifier(Module):
             print(layer.__class__.__name__, "output shape:\t", X.shape)
 
 
+class DefaultRoot(str):
+    """``'../data'``, upstream's default ``DataModule.root``, marked as not chosen by the caller.
+
+    It is a plain string to whoever reads it (``self.root + '/my.txt'``,
+    ``os.path.join(self.root, ...)``, ``d2l.download(url, self.root, sha1)``),
+    so a learner's own data set reads and writes ``../data`` as upstream's
+    does. Only ``TimeMachine`` tells it apart, to keep the book's text in this
+    package's cache (see :mod:`d2l_helpers.data_en`).
+    """
+
+    __slots__ = ()
+
+
+DEFAULT_ROOT = DefaultRoot("../data")
+
+
 class DataModule(HyperParameters):
     """The base class of data.
 
-    ``root`` is where a data set's files go. Upstream's default is ``'../data'``,
-    a folder beside the learner's working directory; here the default ``None``
-    means this package's own place (``$D2L_DATA_DIR`` if set, else the user
-    cache, see :func:`d2l_helpers.data.download`), so nothing is created in the
-    working directory unless ``root`` says so. ``num_workers`` is kept as an
-    attribute; the in-memory tensor batches of ``get_tensorloader`` need no workers.
+    ``root`` is where a data set's files are: ``'../data'`` by default, a
+    folder beside the learner's working directory, as upstream's (a
+    :class:`DefaultRoot`). Nothing here creates it: code that writes there
+    (the learner's, or ``d2l.download(url, self.root, sha1)``) does.
+    ``TimeMachine`` keeps the Time Machine in this package's place unless given
+    a ``root``. ``num_workers`` is kept as an attribute; the in-memory tensor
+    batches of ``get_tensorloader`` need no workers.
     """
 
-    def __init__(self, root=None, num_workers=4):
+    def __init__(self, root=DEFAULT_ROOT, num_workers=4):
         self.save_hyperparameters()
 
     def get_dataloader(self, train):

@@ -65,7 +65,7 @@ def configure_optimizers(self):
 def test_a_module_with_save_hyperparameters_and_add_to_class_trains_with_the_trainer():
     model, data = Affine(lr=0.1, scale=2.0), Line()
     assert model.hparams == {"lr": 0.1, "scale": 2.0} and model.lr == 0.1 and model.scale == 2.0
-    assert data.hparams == {"n": 256, "batch_size": 32} and data.root is None and data.num_workers == 4
+    assert data.hparams == {"n": 256, "batch_size": 32} and data.root == "../data" and data.num_workers == 4
     trainer = d2l.Trainer(max_epochs=20)
     assert trainer.hparams == {"max_epochs": 20, "num_gpus": 0, "gradient_clip_val": 0}
     trainer.fit(model, data)
