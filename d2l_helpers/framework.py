@@ -41,6 +41,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .board import FitProgress, ProgressBoard
+from .dashboard import _stopped_in, fast_path_note
 from .fast_en import LanguageModelForward
 from .train import History, TrainingDiverged, max_epochs_from_env
 from .utils import StopOnInterrupt, TrainingInterrupted, check_int, check_positive
@@ -340,7 +341,8 @@ class Trainer(HyperParameters):
         self.history = History(device=str(device), num_epochs=epochs)
         self._losses, self._tokens, self._epoch_start = [], 0, time.perf_counter()
         # board.display=False draws nothing, as upstream's board does then
-        progress = FitProgress(model.board, epochs, self.plot_mode if model.board.display else "off")
+        unit = "tokens" if getattr(data, "vocab", None) is not None else "examples"  # what the speed counts
+        progress = FitProgress(model.board, epochs, self.plot_mode if model.board.display else "off", unit=unit)
         model.board.live = progress
         status, at_once = "error", False
         try:
@@ -348,6 +350,8 @@ class Trainer(HyperParameters):
             with StopOnInterrupt() as self._stop, fast_forward:
                 for self.epoch in range(epochs):
                     self.fit_epoch()
+                    if self._stop.requested and self.train_batch_idx < (self.epoch + 1) * self.num_train_batches:
+                        break  # a partial epoch: in the weights, not in the history, the speed or the caption
                     self._end_epoch(model, data, progress)
                     self.history.fast_path = fast_forward.name
                     if self._stop.requested:
@@ -357,12 +361,13 @@ class Trainer(HyperParameters):
             status, at_once = "interrupted", True
         finally:
             model.board.live = None
-            progress.close(status)
-        if status == "interrupted":
-            where = f"in epoch {self.epoch + 1} of {epochs}"
-            how = "stopped at once" if at_once else "stopped after the current minibatch"
-            message = f"Interrupted {where}: {how}; the model keeps its weights."
-            print(message)
+            progress.close(status, stopped_in=self.epoch + 1)
+        if status == "interrupted":  # (said by the exception: IPython shows it as this one line)
+            how = "at once" if at_once else "after the current minibatch"
+            message = (
+                f"{_stopped_in(status, self.epoch + 1, epochs).capitalize()}, {how}; the model keeps its weights "
+                f"and trainer.history has its {len(self.history.perplexity)} finished epochs."
+            )
             raise TrainingInterrupted(message, result=self.history)
 
     def fit_epoch(self):
@@ -419,15 +424,12 @@ class Trainer(HyperParameters):
         sample = None
         if progress.wants_sample():
             sample = _sample(model, data)
-        progress.epoch_done(self.epoch + 1, sample)
+        progress.epoch_done(self.epoch + 1, sample, speed=self.history.tokens_per_sec[-1] if losses else None)
 
 
 def _announce(name):
-    """Said once a fit, when the fast path first trains (as train_ch8 says it)."""
-    print(
-        f"fast path: d2l_helpers' {name} trains this model (same values and gradients as your "
-        "code, checked before use; d2l.Trainer(..., fast=False) trains it as written)"
-    )
+    """Said once a fit, when the fast path first trains: under the panel, as train_ch8 says it."""
+    print(fast_path_note(name, off="Trainer(..., fast=False)"))
 
 
 def num_gpus_available():
