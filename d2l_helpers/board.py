@@ -159,7 +159,9 @@ class BoardPlot:
         return _db._stamped_png(self.ax, self.title, caption)
 
     def finish(self, title="") -> bytes:
-        return self.frame(title)
+        self.frame(title)
+        _db._fit_title(self.figure, self.title)  # a long title in two lines
+        return _db._png(self.figure.canvas, redraw=True)
 
 
 def _values(board) -> str:

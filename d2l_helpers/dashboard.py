@@ -187,14 +187,13 @@ def _summary(status, num_epochs, point, elapsed) -> str:
     return " · ".join([head, f"epoch {epoch}: {_perplexities(perplexity, heldout)}", *speed])
 
 
-def fast_path_note(name: str, off: str = "fast=False") -> str:
-    """The one line said when the fast path trains: short, and in the same place (under the panel) for both editions.
+def fast_path_note(name: str) -> str:
+    """The one line said when the fast path trains: short, plain, under the panel for both editions.
 
-    ``name`` is the fast path's name ('scratch GRU kernel', 'nn.GRU kernel');
-    ``off`` how to turn it off.
+    ``name`` is the fast path's name ('scratch GRU kernel', 'nn.GRU kernel').
+    ``fast=False`` is an argument of ``train_ch8`` and of ``d2l.Trainer``.
     """
-    model = name.removesuffix(" kernel")
-    return f"Training with a faster equivalent of this {model} ({off} turns it off)"
+    return f"Training with a faster equivalent of this {name.removesuffix(' kernel')} (fast=False turns it off)"
 
 
 # --------------------------------------------------------------------------
@@ -269,6 +268,24 @@ def _stamped_png(ax, title, text) -> bytes:
     finally:
         title.set_text(old_text)
         title.set_color(old_color)
+
+
+def _fit_title(figure, title):
+    """Make a drawn figure's ``title`` fit the image: two lines (split at a " · ") if too wide, room above if too tall.
+
+    For a final figure (the live ones keep their layout): call it after a
+    draw, then draw again.
+    """
+    renderer = figure.canvas.get_renderer()
+    width, height = figure.bbox.width - 4, figure.bbox.height - 2
+    parts = title.get_text().split(" · ")
+    for k in range(len(parts) - 1, 0, -1):
+        if title.get_window_extent(renderer).x1 <= width:
+            break
+        title.set_text(" · ".join(parts[:k]) + "\n" + " · ".join(parts[k:]))
+    top = title.get_window_extent(renderer).y1
+    if top > height:
+        figure.subplots_adjust(top=figure.subplotpars.top - (top - height) / figure.bbox.height)
 
 
 def _nice(value, up):
@@ -375,6 +392,8 @@ class PerplexityPlot:
         self.title.set_text(title)
         self.ax.set_ylim(*_nice_limits(self.perplexity + self.heldout))
         self.background = None
+        self.figure.canvas.draw()
+        _fit_title(self.figure, self.title)  # a long title (held-out and speed) in two lines
         return _png(self.figure.canvas, redraw=True)
 
 

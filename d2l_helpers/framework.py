@@ -429,7 +429,7 @@ class Trainer(HyperParameters):
 
 def _announce(name):
     """Said once a fit, when the fast path first trains: under the panel, as train_ch8 says it."""
-    print(fast_path_note(name, off="Trainer(..., fast=False)"))
+    print(fast_path_note(name))  # (fast=False: an argument of d2l.Trainer)
 
 
 def num_gpus_available():

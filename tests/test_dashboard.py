@@ -171,8 +171,8 @@ def test_the_caption_and_the_progress_line_always_show_the_same_epoch():
         assert caption.startswith(f"epoch {epoch}/30 · ") and line.startswith(f"{epoch}/30 · "), (caption, line)
         if epoch >= 10:  # the latest held-out value, said to be from an earlier epoch when it is
             measured = epoch - epoch % 10
-            assert f"held-out {40.0 / measured + 1:.2f}" in caption
-            assert caption.endswith(f"held-out {40.0 / measured + 1:.2f}" if epoch == measured else f"(epoch {measured})")
+            value = f"held-out {40.0 / measured + 1:.2f}"
+            assert caption.endswith(value if epoch == measured else f"{value} (epoch {measured})"), caption
     assert panel.frames < 30  # (the plot itself is rate-limited)
 
 
