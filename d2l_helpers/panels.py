@@ -2,33 +2,40 @@
 
 Every live panel of the package (``train_ch8``'s dashboard, the English
 edition's ``Trainer.fit`` board, ``d2l.sweep``) is shown by :func:`show_panel`,
-which returns a :class:`Panel`. Its one output carries three mimetypes::
+which returns a :class:`Panel`: two outputs, side by side in the cell::
 
-    text/plain                                 "<d2l training plot>"  (constant: nbval compares it)
-    application/vnd.jupyter.widget-view+json   the live panel, while the kernel runs
-    image/png                                  the latest frame, captioned "saved while training ran ..."
+    the panel   text/plain "<d2l training plot>" (constant: nbval compares it)
+                + the widget view of the live panel
+    its frame   text/plain "<d2l training plot>" + image/png, the latest frame
+                captioned "saved while training ran: run the cell again"
+                + the widget view of an empty, hidden widget (so that front
+                ends show nothing for it while the kernel runs), and output
+                metadata {"d2l_helpers": {"frame_of": <the panel's model id>}}
 
-A front end shows the widget view. ``Panel.keep(png)`` replaces the PNG beside
-it at each frame, so that a notebook saved mid-run holds the latest frame; the
-Jupyter server's pre-save hook (:mod:`d2l_helpers.jupyter_hook`, installed by
-``make lab``) then writes only that PNG to the file, never a widget view that
-would reopen as "Error displaying widget: model not found". ``Panel.finish(png)``
-replaces the whole output by the final figure (text/plain and image/png only)
-and closes the widgets.
+``Panel.keep(png)`` replaces the frame at each refresh; only that hidden output
+is redrawn by the front end, never the panel (a panel re-rendered by an update
+of its own output blinks: its new image element is blank until decoded, seen
+in JupyterLab). On every save, the Jupyter server's pre-save hook
+(:mod:`d2l_helpers.jupyter_hook`, installed by ``make lab``) writes the frame
+as a plain picture in place of the two, never a widget view that would reopen
+as "Error displaying widget: model not found". ``Panel.finish(png)`` replaces
+the panel by the final figure (text/plain and image/png only), empties the
+frame's output (no data: nothing shows; the hook and ``tools/run_notebooks.py``
+drop it from the file) and closes the widgets.
 """
 
 from __future__ import annotations
 
 import base64
 
-__all__ = ["PLAIN_TEXT", "WIDGET_VIEW", "Panel", "finish_panel", "show_panel"]
+__all__ = ["METADATA_KEY", "PLAIN_TEXT", "WIDGET_VIEW", "Panel", "finish_panel", "show_panel"]
 
 # The text/plain the panel and its final image carry. Constant, so that nbval's
 # strict comparison of a saved notebook passes (it skips PNG and widget views).
 PLAIN_TEXT = "<d2l training plot>"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-# What the kept frame says about itself when a saved notebook is reopened.
-SAVED_CAPTION = "saved while {what} ran: run the cell again"
+# The output metadata of a panel's frame: {"d2l_helpers": {"frame_of": <the panel's model id>}}.
+METADATA_KEY = "d2l_helpers"
 
 
 def _widget_view(box) -> dict:
@@ -62,35 +69,40 @@ def _b64(png: bytes) -> str:
 
 
 class Panel:
-    """One displayed panel: ``keep(png)`` at each frame, ``finish(png, widgets)`` once at the end.
+    """One displayed panel: ``keep(png)`` at each refresh, ``finish(png, widgets)`` once at the end.
 
-    ``handle`` is IPython's ``DisplayHandle`` (the output's display id);
-    ``view`` the widget view that every update sends again unchanged.
+    ``handle`` is the panel's IPython ``DisplayHandle`` (its output's display
+    id), ``frame`` the handle of the output that keeps its latest frame.
     """
 
-    def __init__(self, handle, view):
-        self.handle, self.view = handle, view
+    def __init__(self, handle, view, keeper, keeper_view):
+        self.handle, self.view, self.keeper, self.keeper_view = handle, view, keeper, keeper_view
+        self.metadata = {METADATA_KEY: {"frame_of": view.get("model_id", "")}}
+        self.frame = None  # (show_panel displays it)
+
+    def _frame_bundle(self, png):
+        return {"text/plain": PLAIN_TEXT, WIDGET_VIEW: self.keeper_view, "image/png": _b64(png)}
 
     def keep(self, png: bytes):
-        """Put ``png`` (the latest frame, captioned as saved mid-run) beside the widget view."""
-        bundle = {"text/plain": PLAIN_TEXT, WIDGET_VIEW: self.view, "image/png": _b64(png)}
-        self.handle.update(bundle, raw=True)
+        """Make ``png`` (the latest frame, captioned as saved mid-run) the picture a save writes."""
+        self.frame.update(self._frame_bundle(png), metadata=self.metadata, raw=True)
 
     def finish(self, png: bytes, widgets, images=()):
-        """Replace the panel in place by the static ``png`` and close ``widgets``.
+        """Replace the panel in place by the static ``png``, empty the frame's output, close ``widgets``.
 
         ``images`` (Image widgets) are emptied first: a notebook runner may store
         the last state of closed widgets in the notebook (nbclient does).
         """
         self.handle.update({"image/png": _b64(png), "text/plain": PLAIN_TEXT}, raw=True)
+        self.frame.update({}, metadata=self.metadata, raw=True)
         for image in images:
             image.value = b""
-        for widget in widgets:
+        for widget in [*widgets, self.keeper]:
             widget.close()
 
 
 def show_panel(box, png: bytes, display=None) -> Panel:
-    """Display the widget ``box``, with ``png`` kept beside it for a saved notebook; return its :class:`Panel`.
+    """Display the widget ``box``, and ``png`` as the frame a save keeps; return its :class:`Panel`.
 
     The widget view is the one ipywidgets publishes (``{"version_major": 2,
     "version_minor": 0, "model_id": ...}`` in versions 7 and 8), sent through
@@ -100,11 +112,16 @@ def show_panel(box, png: bytes, display=None) -> Panel:
     text/plain beside it is constant, so a saved notebook compares equal under
     nbval whatever the run.
     """
+    import ipywidgets as widgets
+
     if display is None:
         from IPython.display import display
     view = _widget_view(box)
-    bundle = {"text/plain": PLAIN_TEXT, WIDGET_VIEW: view, "image/png": _b64(png)}
-    return Panel(display(bundle, raw=True, display_id=True), view)
+    handle = display({"text/plain": PLAIN_TEXT, WIDGET_VIEW: view}, raw=True, display_id=True)
+    keeper = widgets.HTML("", layout={"display": "none"})  # shows nothing; its output carries the frame
+    panel = Panel(handle, view, keeper, _widget_view(keeper))
+    panel.frame = display(panel._frame_bundle(png), metadata=panel.metadata, raw=True, display_id=True)
+    return panel
 
 
 def finish_panel(panel: Panel, png: bytes, widgets, images=()):

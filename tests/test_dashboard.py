@@ -107,7 +107,7 @@ def test_make_progress_returns_the_right_display(monkeypatch):
     fake = FakeDisplay()
     monkeypatch.setattr("IPython.display.display", fake)
     panel = db.make_progress("widget", 5, heldout=True)
-    assert isinstance(panel, db.WidgetProgress) and len(fake.shown) == 1
+    assert isinstance(panel, db.WidgetProgress) and len(fake.shown) == 2  # the panel, and the frame a save keeps
     panel.close("done")
 
 
@@ -214,15 +214,18 @@ def test_skipped_points_still_reach_the_next_frame_and_the_final_figure():
 
 
 def _check_finalised(panel, display):
-    """The panel became one static PNG with the constant text, and its widgets are closed.
+    """The panel became one static PNG with the constant text, its frame output emptied, its widgets closed.
 
-    Until then every update was the widget view with the latest frame beside it (what a save keeps).
+    Until then each refresh replaced the frame output: the latest picture (what a save keeps).
     """
-    (shown,) = display.shown
-    assert set(shown) == {"text/plain", WIDGET_VIEW, "image/png"} and shown["text/plain"] == db.PLAIN_TEXT
+    shown, kept = display.shown
+    assert set(shown) == {"text/plain", WIDGET_VIEW} and shown["text/plain"] == db.PLAIN_TEXT
     assert shown[WIDGET_VIEW]["model_id"]
-    *frames, final = display.updates
-    assert len(frames) == panel.frames and all(frame == {**shown, "image/png": frame["image/png"]} for frame in frames)
+    assert set(kept) == {"text/plain", WIDGET_VIEW, "image/png"} and kept[WIDGET_VIEW] != shown[WIDGET_VIEW]
+    (final,) = display.updates_of(0)
+    *frames, emptied = display.updates_of(1)
+    assert len(frames) == panel.frames and all(frame == {**kept, "image/png": frame["image/png"]} for frame in frames)
+    assert emptied == {}  # nothing to show once training ended (a save drops it)
     assert set(final) == {"image/png", "text/plain"} and final["text/plain"] == db.PLAIN_TEXT
     png = base64.b64decode(final["image/png"])
     assert png.startswith(b"\x89PNG") and _pixels(png).shape == (280, 560, 3)
@@ -249,7 +252,7 @@ def test_close_replaces_the_panel_by_a_png_with_the_final_numbers(status, title)
     _check_finalised(panel, display)
     assert panel.plot.title.get_text() == title
     panel.close(status)  # a second close does nothing
-    assert len(display.updates) == panel.frames + 1
+    assert len(display.updates) == panel.frames + 2
 
 
 def test_close_before_any_point_still_leaves_a_png():
@@ -472,9 +475,9 @@ def test_no_pyplot_anywhere():
         from d2l_helpers.train import History
 
         class Display:
-            def __call__(self, bundle, raw, display_id):
+            def __call__(self, bundle, raw, display_id, metadata=None):
                 return self
-            def update(self, bundle, raw):
+            def update(self, bundle, raw, metadata=None):
                 self.final = bundle
 
         panel = db.WidgetProgress(3, display=Display())
@@ -532,7 +535,8 @@ def test_executed_notebook_keeps_one_png_per_plot_and_passes_strict_nbval(tmp_pa
     (panel,) = _outputs_of_type(train, "image/png")
     assert panel.output_type == "display_data" and panel.data["text/plain"] == db.PLAIN_TEXT
     assert train.outputs[0] is panel  # shown above the lines the book prints...
-    note = train.outputs[1].text.splitlines()[0]  # ...the fast path's note first, said once, short and plain
+    assert train.outputs[1].data == {}  # (the frame a mid-run save would have kept, emptied: nothing shows)
+    note = train.outputs[2].text.splitlines()[0]  # ...the fast path's note first, said once, short and plain
     assert note == "Training with a faster equivalent of this nn.GRU (fast=False turns it off)"
     printed = "".join(o.text for o in train.outputs if o.output_type == "stream").splitlines()
     assert sum(line.startswith("time traveller") for line in printed) == 3  # epochs 3 and 6, then the final one

@@ -86,19 +86,28 @@ def _texts_outside(figure):
 # --------------------------------------------------------------------------
 
 
-def test_every_frame_keeps_the_latest_picture_beside_the_widget_view_captioned_as_saved_mid_run():
+def _check_kept_frames(display, frames):
+    """The panel's output, then its frame's: each refresh replaced the frame (a new picture), never the panel."""
+    shown, kept = display.shown
+    assert set(shown) == {"text/plain", WIDGET_VIEW} and set(kept) == {"text/plain", WIDGET_VIEW, "image/png"}
+    assert kept[WIDGET_VIEW]["model_id"] != shown[WIDGET_VIEW]["model_id"]  # a hidden widget's view, not the panel's
+    updates = display.updates_of(1)
+    assert display.updates_of(0) == [] and len(updates) == frames
+    assert all(set(b) == set(kept) and b[WIDGET_VIEW] == kept[WIDGET_VIEW] for b in updates)
+    marks = [m for m, target in zip(display.metadata, display.targets) if target == 1]
+    assert marks == [{"d2l_helpers": {"frame_of": shown[WIDGET_VIEW]["model_id"]}}] * frames  # what the hook reads
+    return updates
+
+
+def test_every_refresh_keeps_the_latest_picture_for_a_save_captioned_as_saved_mid_run():
     clock, display = FakeClock(), FakeDisplay()
     panel = db.WidgetProgress(20, clock=clock, cpu_clock=clock, display=display)
     for epoch in range(1, 8):
         clock.now += 1.0
         panel.update(epoch, 20.0 / epoch + 1, tokens_per_sec=1000.0)
     assert panel.frames == 4  # epochs 1, 3, 5, 7 (every 2 s)
-    (shown,) = display.shown
-    assert set(shown) == {"text/plain", WIDGET_VIEW, "image/png"}
-    assert len(display.updates) == 4
-    for bundle in display.updates:  # the same view, a new picture
-        assert bundle[WIDGET_VIEW] == shown[WIDGET_VIEW] and bundle["text/plain"] == db.PLAIN_TEXT
-    kept, live = _pixels(display.updates[-1]["image/png"]), _pixels(panel.image.value)
+    updates = _check_kept_frames(display, 4)
+    kept, live = _pixels(updates[-1]["image/png"]), _pixels(panel.image.value)
     assert kept.shape == live.shape == (280, 560, 3)
     # The kept picture is the live frame plus the caption, drawn in dark red above the plot.
     differs = np.argwhere((kept != live).any(axis=2))
@@ -107,7 +116,9 @@ def test_every_frame_keeps_the_latest_picture_beside_the_widget_view_captioned_a
     assert red[:28].sum() > 100 and red[28:].sum() == 0
     assert panel.plot.title.get_text() == ""  # the live frames have no caption drawn in them
     panel.close("done")
-    assert set(display.updates[-1]) == {"text/plain", "image/png"}  # at the end: the final figure alone
+    (final,) = display.updates_of(0)
+    assert set(final) == {"text/plain", "image/png"} and display.updates_of(1)[-1] == {}  # the figure; no frame
+    assert panel.panel.keeper.comm is None  # the hidden widget is closed with the rest
 
 
 def test_the_sweep_panel_and_the_board_keep_their_latest_picture_too(monkeypatch):
@@ -118,25 +129,26 @@ def test_the_sweep_panel_and_the_board_keep_their_latest_picture_too(monkeypatch
     for record in results:
         record.status, record.metrics = "ok", {"value": float(record.params["a"])}
         panel.update(record)
-    assert panel.frames >= 2 and len(display.updates) == panel.frames
-    assert all(set(b) == {"text/plain", WIDGET_VIEW, "image/png"} for b in display.shown + display.updates)
+    assert panel.frames >= 2
+    _check_kept_frames(display, panel.frames)
     panel.close("done")
-    assert set(display.updates[-1]) == {"text/plain", "image/png"}
+    assert set(display.updates_of(0)[-1]) == {"text/plain", "image/png"}
     # the 1.0 board
-    panels = []
+    displays = []
     monkeypatch.setattr(db, "_in_kernel", lambda: True)
     real_show = db.show_panel
     monkeypatch.setattr(
-        db, "show_panel", lambda box, png: panels.append(real_show(box, png, FakeDisplay())) or panels[-1]
+        db, "show_panel", lambda box, png: real_show(box, png, displays.append(FakeDisplay()) or displays[-1])
     )
     board = d2l.ProgressBoard()
     progress = board_mod.FitProgress(board, 3, "widget", clock=FakeClock(), cpu_clock=lambda: 0.0)
     for epoch in (1, 2, 3):
         board.draw(epoch, 10.0 - epoch, "train_ppl")
         progress.epoch_done(epoch, speed=1000.0)
+    (display,) = displays
+    _check_kept_frames(display, progress.frames)
     progress.close("done")
-    (fake,) = [p.handle for p in panels]
-    assert set(fake.shown[0]) == {"text/plain", WIDGET_VIEW, "image/png"} and len(fake.updates) == progress.frames + 1
+    assert set(display.updates_of(0)[-1]) == {"text/plain", "image/png"}
 
 
 # --------------------------------------------------------------------------
@@ -145,7 +157,7 @@ def test_the_sweep_panel_and_the_board_keep_their_latest_picture_too(monkeypatch
 
 
 def _notebook(frame_png="iVBORw0KGgo="):
-    """A notebook as a front end saves it mid-run: a panel (view + picture), a learner's slider, widget state."""
+    """A notebook as a front end saves it mid-run: a panel and its frame, a learner's slider, widget state."""
     return {
         "cells": [
             {
@@ -154,16 +166,24 @@ def _notebook(frame_png="iVBORw0KGgo="):
                 "metadata": {},
                 "execution_count": 1,
                 "outputs": [
-                    {"output_type": "stream", "name": "stdout", "text": "time traveller\n"},
                     {
                         "output_type": "display_data",
                         "metadata": {},
                         "data": {
                             "text/plain": db.PLAIN_TEXT,
-                            "image/png": frame_png,
                             WIDGET_VIEW: {"version_major": 2, "version_minor": 0, "model_id": "box"},
                         },
                     },
+                    {
+                        "output_type": "display_data",
+                        "metadata": {"d2l_helpers": {"frame_of": "box"}},
+                        "data": {
+                            "text/plain": db.PLAIN_TEXT,
+                            "image/png": frame_png,
+                            WIDGET_VIEW: {"version_major": 2, "version_minor": 0, "model_id": "keeper"},
+                        },
+                    },
+                    {"output_type": "stream", "name": "stdout", "text": "time traveller\n"},
                 ],
             },
             {
@@ -194,6 +214,8 @@ def _notebook(frame_png="iVBORw0KGgo="):
                         "layout1": {"model_name": "LayoutModel", "state": {}},
                         "slider": {"model_name": "IntSliderModel", "state": {"layout": "IPY_MODEL_shared"}},
                         "shared": {"model_name": "LayoutModel", "state": {}},
+                        "keeper": {"model_name": "HTMLModel", "state": {"layout": "IPY_MODEL_layout2"}},
+                        "layout2": {"model_name": "LayoutModel", "state": {"display": "none"}},
                     },
                 }
             },
@@ -207,8 +229,9 @@ def test_the_hook_saves_a_panel_as_its_picture_and_leaves_other_widgets_alone():
     nb = _notebook()
     model = {"type": "notebook", "content": nb}
     jupyter_hook.pre_save_hook(model=model, path="a.ipynb", contents_manager=None)
-    panel, slider = nb["cells"][0]["outputs"][1], nb["cells"][1]["outputs"][0]
-    assert set(panel["data"]) == {"text/plain", "image/png"}  # the picture, no widget view
+    (picture, printed), (slider,) = nb["cells"][0]["outputs"], nb["cells"][1]["outputs"]
+    # the panel is gone, its frame stands in its place as a plain picture
+    assert picture["data"] == {"text/plain": db.PLAIN_TEXT, "image/png": "iVBORw0KGgo="} and printed["name"] == "stdout"
     assert WIDGET_VIEW in slider["data"]  # a widget without a picture of itself stays a widget
     # the panel's models go with its view; the slider's, and the layout it shares with the panel, stay
     assert set(nb["metadata"]["widgets"][WIDGET_STATE]["state"]) == {"slider", "shared"}
@@ -223,11 +246,20 @@ def test_the_hook_drops_the_widget_state_it_emptied_and_ignores_what_is_not_a_no
     for model_id in ("slider", "shared"):  # the panel's models only
         del nb["metadata"]["widgets"][WIDGET_STATE]["state"][model_id]
     del nb["metadata"]["widgets"][WIDGET_STATE]["state"]["bar"]["state"]["layout"]
-    assert jupyter_hook.strip_widget_views(nb) == 1
+    assert jupyter_hook.strip_widget_views(nb) == 2  # the panel's view and its frame's
     assert "widgets" not in nb["metadata"]  # nothing left in it: no empty entry either
     text = {"type": "file", "format": "text", "content": "not a notebook"}
     jupyter_hook.pre_save_hook(model=text)
     assert text["content"] == "not a notebook"
+
+
+def test_once_training_ended_the_hook_drops_the_emptied_frame_and_keeps_the_final_figure():
+    nb = _notebook()
+    panel, frame, _ = nb["cells"][0]["outputs"]
+    panel["data"] = {"text/plain": db.PLAIN_TEXT, "image/png": "ZmluYWw="}  # Panel.finish: the final figure...
+    frame["data"] = {}  # ...and the frame emptied
+    jupyter_hook.strip_widget_views(nb)
+    assert [o.get("data") for o in nb["cells"][0]["outputs"]] == [panel["data"], None]  # the figure, the stream
 
 
 def test_the_server_config_sets_the_hook_without_importing_the_package(tmp_path):
@@ -259,7 +291,7 @@ def test_a_real_contents_manager_with_the_config_saves_the_picture_every_time(tm
     for _ in range(2):  # save, reopen (get), save again: the front end sends what it holds
         manager.save({"type": "notebook", "format": "json", "content": _notebook()}, "run.ipynb")
         on_disk = json.loads((tmp_path / "run.ipynb").read_text())
-        assert set(on_disk["cells"][0]["outputs"][1]["data"]) == {"text/plain", "image/png"}
+        assert set(on_disk["cells"][0]["outputs"][0]["data"]) == {"text/plain", "image/png"}
         assert WIDGET_VIEW in on_disk["cells"][1]["outputs"][0]["data"]
         reopened = manager.get("run.ipynb")["content"]
         assert WIDGET_VIEW not in json.dumps(reopened["cells"][0])
@@ -398,7 +430,8 @@ def test_the_board_keeps_a_loss_on_a_linear_axis_labelled_loss():
 
 def test_the_boards_final_title_says_the_speed_and_where_it_stopped(monkeypatch):
     monkeypatch.setattr(db, "_in_kernel", lambda: True)
-    monkeypatch.setattr(db, "show_panel", lambda box, png: db.Panel(FakeDisplay(), {}))
+    real_show = db.show_panel
+    monkeypatch.setattr(db, "show_panel", lambda box, png: real_show(box, png, FakeDisplay()))
     board = d2l.ProgressBoard()
     progress = board_mod.FitProgress(board, 10, "widget", unit="tokens", clock=FakeClock(), cpu_clock=lambda: 0.0)
     for epoch in (1, 2):

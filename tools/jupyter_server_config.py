@@ -11,7 +11,9 @@ It sets the documented ``ContentsManager.pre_save_hook`` to
 view is written as the picture of its latest frame that the panel carries (see
 that module). The hook is loaded from its file, without importing the package
 (whose ``__init__`` imports torch) into the server; where ``d2l_helpers`` is
-not installed, nothing is set.
+not installed, nothing is set. (jupyter_server logs "Overriding existing
+pre_save_hook (pre_save_hook) with a new one" once as it starts: it applies
+a configured hook twice; only one is set.)
 """
 
 import importlib.util

@@ -26,6 +26,8 @@ import nbformat
 from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
 
+from d2l_helpers.jupyter_hook import strip_widget_views
+
 sys.path.insert(0, str(Path(__file__).parent))
 from notebook_cells import INSTALL_CELL  # noqa: E402
 
@@ -59,6 +61,7 @@ def run(path: Path) -> float:
     for cell in nb.cells:  # timestamps of an earlier run would contradict the outputs: keep none
         cell.metadata.pop("execution", None)
     nb.metadata["kernelspec"] = kernelspec()  # what JupyterLab would rewrite it to on opening
+    strip_widget_views(nb)  # as a save from JupyterLab does (make lab's pre-save hook): no emptied frame outputs
     nbformat.write(nb, path)
     return elapsed
 
