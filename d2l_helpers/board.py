@@ -213,10 +213,7 @@ class FitProgress:
         row = widgets.HBox([self.bar, self.timing])
         self.box = widgets.VBox([self.caption, self.image, row, self.text])
         self.widgets = [self.box, row, self.caption, self.image, self.bar, self.timing, self.text]
-        self.panel = _db.show_panel(self.box, self.plot.saved(self._saved_caption()))
-
-    def _saved_caption(self):
-        return f"epoch {self.epochs_done}/{self.max_epochs} · saved while training ran: run the cell again"
+        self.panel = _db.show_panel(self.box, self.plot.saved(_db.SAVED_CAPTION), clock=self.clock)
 
     def _line(self, epoch, elapsed):
         """'12/50 · 0:14 elapsed · ETA 0:44 · 41,234 tokens/s'."""
@@ -253,7 +250,7 @@ class FitProgress:
         if epoch >= self.max_epochs or self.limiter.ready():
             started, cpu = self.clock(), self.cpu_clock()
             self.image.value = self.plot.frame()
-            self.panel.keep(self.plot.saved(self._saved_caption()))  # what a save now keeps
+            self.panel.keep(lambda: self.plot.saved(_db.SAVED_CAPTION))  # what a save keeps (every 10 s at most)
             self.frames += 1
             self.bar.value = epoch
             self.limiter.record(started, self.cpu_clock() - cpu)

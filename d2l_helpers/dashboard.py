@@ -61,7 +61,7 @@ import time
 import warnings
 import zlib
 
-from .panels import PLAIN_TEXT, WIDGET_VIEW, Panel, finish_panel, show_panel  # re-exported: the panels use them
+from .panels import PLAIN_TEXT, SAVED_CAPTION, WIDGET_VIEW, Panel, finish_panel, show_panel  # (re-exported)
 
 __all__ = [
     "PLAIN_TEXT",
@@ -256,18 +256,35 @@ def _stamped_png(ax, title, text) -> bytes:
     """The canvas as it is (the latest frame), with ``text`` drawn in the ``title`` slot, as PNG bytes.
 
     This is the frame a notebook saved mid-run keeps: the caption says what it
-    is. ``title`` is left as it was (its text and colour), so the next frame
-    is unchanged; the caption stays only in this PNG.
+    is. Drawing text costs about three live frames, so the caption is drawn
+    once, in dark red over the empty title slot, and its pixels are kept; later
+    frames get those pixels pasted in (while the axes stay where they were).
+    ``title`` is left as it was (its text and colour): the next frame is unchanged.
     """
+    import numpy as np
+
+    canvas = ax.figure.canvas
+    rgba = np.asarray(canvas.buffer_rgba())  # (height, width, 4), the frame just drawn
+    key = (text, tuple(ax.get_position().bounds), rgba.shape)
+    cached = getattr(title, "_d2l_stamp", None)
+    if cached is not None and cached[0] == key:
+        rows, cols, patch = cached[1:]
+        rgba[rows, cols] = patch
+        return _png(canvas)
     old_text, old_color = title.get_text(), title.get_color()
     title.set_text(text)
     title.set_color("#a00000")
     try:
         ax.draw_artist(title)
-        return _png(ax.figure.canvas)
+        box = title.get_window_extent(canvas.get_renderer())  # (pixels, origin at the bottom left)
     finally:
         title.set_text(old_text)
         title.set_color(old_color)
+    height, width = rgba.shape[:2]
+    rows = slice(max(int(height - box.y1) - 1, 0), min(int(height - box.y0) + 2, height))
+    cols = slice(max(int(box.x0) - 1, 0), min(int(box.x1) + 2, width))
+    title._d2l_stamp = (key, rows, cols, rgba[rows, cols].copy())
+    return _png(canvas)
 
 
 def _fit_title(figure, title):
@@ -521,15 +538,12 @@ class WidgetProgress:
         row = widgets.HBox([self.bar, self.timing])
         self.box = widgets.VBox([self.caption, self.image, row, self.text])
         self.widgets = [self.box, row, self.caption, self.image, self.bar, self.timing, self.text]
-        self.panel = show_panel(self.box, self.plot.saved(self._saved_caption(0)), display=display)
+        self.panel = show_panel(self.box, self.plot.saved(SAVED_CAPTION), display=display, clock=clock)
         self.t0 = clock()
 
     @property
     def handle(self):  # (the tests' fake display is the handle)
         return self.panel.handle
-
-    def _saved_caption(self, epoch):
-        return f"epoch {epoch}/{self.num_epochs} · saved while training ran: run the cell again"
 
     def update(self, epoch, perplexity, heldout=None, tokens_per_sec=None, sample=None, logged=True):
         """Every finished epoch: the caption and the progress line; the plot when the rate limit allows."""
@@ -558,7 +572,7 @@ class WidgetProgress:
     def _refresh(self):
         epoch = self.point[0]
         self.image.value = self.plot.frame()
-        self.panel.keep(self.plot.saved(self._saved_caption(epoch)))  # what a save now keeps
+        self.panel.keep(lambda: self.plot.saved(SAVED_CAPTION))  # what a save keeps (every 10 s at most)
         self.bar.value = epoch
         self.frames += 1
 

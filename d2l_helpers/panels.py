@@ -12,8 +12,9 @@ which returns a :class:`Panel`: two outputs, side by side in the cell::
                 ends show nothing for it while the kernel runs), and output
                 metadata {"d2l_helpers": {"frame_of": <the panel's model id>}}
 
-``Panel.keep(png)`` replaces the frame at each refresh; only that hidden output
-is redrawn by the front end, never the panel (a panel re-rendered by an update
+``Panel.keep(make_png)`` replaces the frame, at most every ``KEEP_INTERVAL``
+seconds (autosave comes every 120 s; each kept frame is one more PNG to draw
+and send); only that hidden output is redrawn by the front end, never the panel (a panel re-rendered by an update
 of its own output blinks: its new image element is blank until decoded, seen
 in JupyterLab). On every save, the Jupyter server's pre-save hook
 (:mod:`d2l_helpers.jupyter_hook`, installed by ``make lab``) writes the frame
@@ -27,13 +28,17 @@ drop it from the file) and closes the widgets.
 from __future__ import annotations
 
 import base64
+import time
 
-__all__ = ["METADATA_KEY", "PLAIN_TEXT", "WIDGET_VIEW", "Panel", "finish_panel", "show_panel"]
+__all__ = ["METADATA_KEY", "PLAIN_TEXT", "SAVED_CAPTION", "WIDGET_VIEW", "Panel", "finish_panel", "show_panel"]
 
 # The text/plain the panel and its final image carry. Constant, so that nbval's
 # strict comparison of a saved notebook passes (it skips PNG and widget views).
 PLAIN_TEXT = "<d2l training plot>"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+KEEP_INTERVAL = 10.0  # seconds between two frames kept for a save, at least
+# What a kept frame says of itself (constant: drawn once, then pasted; the curve shows where it was).
+SAVED_CAPTION = "saved while training ran: run the cell again"
 # The output metadata of a panel's frame: {"d2l_helpers": {"frame_of": <the panel's model id>}}.
 METADATA_KEY = "d2l_helpers"
 
@@ -75,17 +80,26 @@ class Panel:
     id), ``frame`` the handle of the output that keeps its latest frame.
     """
 
-    def __init__(self, handle, view, keeper, keeper_view):
+    def __init__(self, handle, view, keeper, keeper_view, clock=time.perf_counter):
         self.handle, self.view, self.keeper, self.keeper_view = handle, view, keeper, keeper_view
         self.metadata = {METADATA_KEY: {"frame_of": view.get("model_id", "")}}
         self.frame = None  # (show_panel displays it)
+        self.clock, self.kept_at, self.kept = clock, clock(), 0
 
     def _frame_bundle(self, png):
         return {"text/plain": PLAIN_TEXT, WIDGET_VIEW: self.keeper_view, "image/png": _b64(png)}
 
-    def keep(self, png: bytes):
-        """Make ``png`` (the latest frame, captioned as saved mid-run) the picture a save writes."""
-        self.frame.update(self._frame_bundle(png), metadata=self.metadata, raw=True)
+    def keep(self, make_png) -> bool:
+        """Make ``make_png()`` (the latest frame, captioned as saved mid-run) the picture a save writes.
+
+        At most every ``KEEP_INTERVAL`` seconds (else it does nothing and returns False).
+        """
+        now = self.clock()
+        if now - self.kept_at < KEEP_INTERVAL:
+            return False
+        self.frame.update(self._frame_bundle(make_png()), metadata=self.metadata, raw=True)
+        self.kept_at, self.kept = now, self.kept + 1
+        return True
 
     def finish(self, png: bytes, widgets, images=()):
         """Replace the panel in place by the static ``png``, empty the frame's output, close ``widgets``.
@@ -101,7 +115,7 @@ class Panel:
             widget.close()
 
 
-def show_panel(box, png: bytes, display=None) -> Panel:
+def show_panel(box, png: bytes, display=None, clock=time.perf_counter) -> Panel:
     """Display the widget ``box``, and ``png`` as the frame a save keeps; return its :class:`Panel`.
 
     The widget view is the one ipywidgets publishes (``{"version_major": 2,
@@ -110,7 +124,7 @@ def show_panel(box, png: bytes, display=None) -> Panel:
     there too: its widget support hooks the display publisher
     (``display_pub.register_hook`` in ``google.colab._widgets``). The
     text/plain beside it is constant, so a saved notebook compares equal under
-    nbval whatever the run.
+    nbval whatever the run. ``clock`` times :meth:`Panel.keep` (tests replace it).
     """
     import ipywidgets as widgets
 
@@ -119,7 +133,7 @@ def show_panel(box, png: bytes, display=None) -> Panel:
     view = _widget_view(box)
     handle = display({"text/plain": PLAIN_TEXT, WIDGET_VIEW: view}, raw=True, display_id=True)
     keeper = widgets.HTML("", layout={"display": "none"})  # shows nothing; its output carries the frame
-    panel = Panel(handle, view, keeper, _widget_view(keeper))
+    panel = Panel(handle, view, keeper, _widget_view(keeper), clock)
     panel.frame = display(panel._frame_bundle(png), metadata=panel.metadata, raw=True, display_id=True)
     return panel
 

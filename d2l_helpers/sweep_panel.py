@@ -278,14 +278,14 @@ class SweepPanel(_Progress):
             cap = [widgets.Label(f"every training run's {_cap_text()} (unset it for the full runs)")]
         self.box = widgets.VBox([self.image, row, self.best_label, *cap])
         self.widgets = [self.box, row, self.image, self.bar, self.timing_label, self.best_label, *cap]
-        self.panel = show_panel(self.box, self.plot.saved(self._saved_caption()), display=show)
+        self.panel = show_panel(self.box, self.plot.saved(self._saved_caption()), display=show, clock=clock)
 
     @property
     def handle(self):  # (the tests' fake display is the handle)
         return self.panel.handle
 
     def _saved_caption(self):
-        return f"{len(self.results.done)}/{self.total} done · saved while the sweep ran: run the cell again"
+        return "saved while the sweep ran: run the cell again"
 
     def update(self, record):
         self.count(record)
@@ -296,7 +296,7 @@ class SweepPanel(_Progress):
 
     def _refresh(self):
         self.image.value = self.plot.png()
-        self.panel.keep(self.plot.saved(self._saved_caption()))  # what a save now keeps
+        self.panel.keep(lambda: self.plot.saved(self._saved_caption()))  # what a save keeps (every 10 s at most)
         self.frames += 1
         self.bar.value = len(self.results.done)
         self.timing_label.value = self.timing()

@@ -224,7 +224,9 @@ def _check_finalised(panel, display):
     assert set(kept) == {"text/plain", WIDGET_VIEW, "image/png"} and kept[WIDGET_VIEW] != shown[WIDGET_VIEW]
     (final,) = display.updates_of(0)
     *frames, emptied = display.updates_of(1)
-    assert len(frames) == panel.frames and all(frame == {**kept, "image/png": frame["image/png"]} for frame in frames)
+    assert len(frames) == panel.panel.kept and all(
+        frame == {**kept, "image/png": frame["image/png"]} for frame in frames
+    )
     assert emptied == {}  # nothing to show once training ended (a save drops it)
     assert set(final) == {"image/png", "text/plain"} and final["text/plain"] == db.PLAIN_TEXT
     png = base64.b64decode(final["image/png"])
@@ -252,7 +254,7 @@ def test_close_replaces_the_panel_by_a_png_with_the_final_numbers(status, title)
     _check_finalised(panel, display)
     assert panel.plot.title.get_text() == title
     panel.close(status)  # a second close does nothing
-    assert len(display.updates) == panel.frames + 2
+    assert len(display.updates) == panel.panel.kept + 2
 
 
 def test_close_before_any_point_still_leaves_a_png():

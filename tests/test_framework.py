@@ -261,7 +261,8 @@ def test_a_second_interrupt_stops_at_once_and_says_so(capsys):
     assert info.value.result is trainer.history
     assert trainer.train_batch_idx == 2 * 8 + 1  # the batch it was fetching never ran
     assert str(info.value) == (
-        "Interrupted in epoch 3 of 20, at once; the model keeps its weights and trainer.history has its 2 finished epochs."
+        "Interrupted in epoch 3 of 20, at once; the model keeps its weights "
+        "and trainer.history has its 2 finished epochs."
     )
 
 
@@ -274,8 +275,8 @@ class FakePanel:
     def __init__(self, finished=None):
         self.kept, self.finished = [], finished if finished is not None else []
 
-    def keep(self, png):
-        self.kept.append(png)
+    def keep(self, make_png):
+        self.kept.append(make_png())
 
     def finish(self, png, widgets, images=()):
         self.finished.append((png, widgets))
@@ -283,7 +284,7 @@ class FakePanel:
 
 def test_the_panel_shows_the_board_live_and_ends_as_one_png(monkeypatch):
     shown, finished = [], []
-    monkeypatch.setattr(db, "show_panel", lambda box, png: shown.append(box) or FakePanel(finished))
+    monkeypatch.setattr(db, "show_panel", lambda box, png, **_: shown.append(box) or FakePanel(finished))
     monkeypatch.setattr(db, "_in_kernel", lambda: True)
     data = d2l.TimeMachine(**TINY)
     model = d2l.RNNLMScratch(d2l.GRUScratch(len(data.vocab), 8), len(data.vocab), lr=4)
@@ -300,7 +301,7 @@ def test_the_panel_shows_the_board_live_and_ends_as_one_png(monkeypatch):
 
 
 def test_the_progress_line_changes_every_epoch_and_the_board_within_the_rate_limit(monkeypatch):
-    monkeypatch.setattr(db, "show_panel", lambda box, png: FakePanel())
+    monkeypatch.setattr(db, "show_panel", lambda box, png, **_: FakePanel())
     monkeypatch.setattr(db, "_in_kernel", lambda: True)
     now = [0.0]
     board = d2l.ProgressBoard(xlabel="epoch", ylabel="ppl")

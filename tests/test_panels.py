@@ -87,7 +87,7 @@ def _texts_outside(figure):
 
 
 def _check_kept_frames(display, frames):
-    """The panel's output, then its frame's: each refresh replaced the frame (a new picture), never the panel."""
+    """The panel's output, then its frame's: ``frames`` refreshes replaced the frame, never the panel."""
     shown, kept = display.shown
     assert set(shown) == {"text/plain", WIDGET_VIEW} and set(kept) == {"text/plain", WIDGET_VIEW, "image/png"}
     assert kept[WIDGET_VIEW]["model_id"] != shown[WIDGET_VIEW]["model_id"]  # a hidden widget's view, not the panel's
@@ -99,15 +99,21 @@ def _check_kept_frames(display, frames):
     return updates
 
 
-def test_every_refresh_keeps_the_latest_picture_for_a_save_captioned_as_saved_mid_run():
+def test_a_refresh_keeps_the_latest_picture_for_a_save_every_10_s_captioned_as_saved_mid_run():
     clock, display = FakeClock(), FakeDisplay()
-    panel = db.WidgetProgress(20, clock=clock, cpu_clock=clock, display=display)
-    for epoch in range(1, 8):
+    panel = db.WidgetProgress(40, clock=clock, cpu_clock=clock, display=display)
+    kept_at = []
+    for epoch in range(1, 26):
         clock.now += 1.0
+        kept = panel.panel.kept
         panel.update(epoch, 20.0 / epoch + 1, tokens_per_sec=1000.0)
-    assert panel.frames == 4  # epochs 1, 3, 5, 7 (every 2 s)
-    updates = _check_kept_frames(display, 4)
-    kept, live = _pixels(updates[-1]["image/png"]), _pixels(panel.image.value)
+        if panel.panel.kept > kept:
+            kept_at.append(epoch)
+            live = _pixels(panel.image.value)  # the live frame the kept picture was made from
+    assert panel.frames == 13  # epochs 1, 3, 5, ..., 25 (every 2 s)
+    assert kept_at == [11, 21]  # the refreshes at least 10 s after the last kept frame (the first: when shown)
+    updates = _check_kept_frames(display, 2)
+    kept = _pixels(updates[-1]["image/png"])
     assert kept.shape == live.shape == (280, 560, 3)
     # The kept picture is the live frame plus the caption, drawn in dark red above the plot.
     differs = np.argwhere((kept != live).any(axis=2))
@@ -130,7 +136,7 @@ def test_the_sweep_panel_and_the_board_keep_their_latest_picture_too(monkeypatch
         record.status, record.metrics = "ok", {"value": float(record.params["a"])}
         panel.update(record)
     assert panel.frames >= 2
-    _check_kept_frames(display, panel.frames)
+    _check_kept_frames(display, panel.panel.kept)
     panel.close("done")
     assert set(display.updates_of(0)[-1]) == {"text/plain", "image/png"}
     # the 1.0 board
@@ -138,7 +144,9 @@ def test_the_sweep_panel_and_the_board_keep_their_latest_picture_too(monkeypatch
     monkeypatch.setattr(db, "_in_kernel", lambda: True)
     real_show = db.show_panel
     monkeypatch.setattr(
-        db, "show_panel", lambda box, png: real_show(box, png, displays.append(FakeDisplay()) or displays[-1])
+        db,
+        "show_panel",
+        lambda box, png, **kw: real_show(box, png, displays.append(FakeDisplay()) or displays[-1], **kw),
     )
     board = d2l.ProgressBoard()
     progress = board_mod.FitProgress(board, 3, "widget", clock=FakeClock(), cpu_clock=lambda: 0.0)
@@ -146,7 +154,7 @@ def test_the_sweep_panel_and_the_board_keep_their_latest_picture_too(monkeypatch
         board.draw(epoch, 10.0 - epoch, "train_ppl")
         progress.epoch_done(epoch, speed=1000.0)
     (display,) = displays
-    _check_kept_frames(display, progress.frames)
+    _check_kept_frames(display, progress.panel.kept)
     progress.close("done")
     assert set(display.updates_of(0)[-1]) == {"text/plain", "image/png"}
 
@@ -431,7 +439,7 @@ def test_the_board_keeps_a_loss_on_a_linear_axis_labelled_loss():
 def test_the_boards_final_title_says_the_speed_and_where_it_stopped(monkeypatch):
     monkeypatch.setattr(db, "_in_kernel", lambda: True)
     real_show = db.show_panel
-    monkeypatch.setattr(db, "show_panel", lambda box, png: real_show(box, png, FakeDisplay()))
+    monkeypatch.setattr(db, "show_panel", lambda box, png, **kw: real_show(box, png, FakeDisplay(), **kw))
     board = d2l.ProgressBoard()
     progress = board_mod.FitProgress(board, 10, "widget", unit="tokens", clock=FakeClock(), cpu_clock=lambda: 0.0)
     for epoch in (1, 2):
