@@ -93,6 +93,7 @@ def strip_widget_views(nb: dict) -> int:
     cells = [cell for cell in nb.get("cells", []) if isinstance(cell, dict) and isinstance(cell.get("outputs"), list)]
     outputs = [output for cell in cells for output in cell["outputs"] if isinstance(output, dict)]
     framed = {_frame_of(o) for o in outputs if _frame_of(o) and "image/png" in o.get("data", {})}
+    texts = {_model_id(o.get("data")): o["data"].get("text/plain") for o in outputs if _model_id(o.get("data"))}
     dropped, kept = [], []
     for cell in cells:
         keep = []
@@ -106,6 +107,8 @@ def strip_widget_views(nb: dict) -> int:
                 continue
             if model_id is not None and "image/png" in data:
                 del data[WIDGET_VIEW]  # a widget with its own picture: the picture
+                if _frame_of(output) and texts.get(_frame_of(output)) and "text/plain" not in data:
+                    data["text/plain"] = texts[_frame_of(output)]  # (the panel's text, as its final figure has)
                 dropped.append(model_id)
             elif model_id is not None:
                 kept.append(model_id)

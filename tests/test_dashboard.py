@@ -221,7 +221,7 @@ def _check_finalised(panel, display):
     shown, kept = display.shown
     assert set(shown) == {"text/plain", WIDGET_VIEW} and shown["text/plain"] == db.PLAIN_TEXT
     assert shown[WIDGET_VIEW]["model_id"]
-    assert set(kept) == {"text/plain", WIDGET_VIEW, "image/png"} and kept[WIDGET_VIEW] != shown[WIDGET_VIEW]
+    assert set(kept) == {WIDGET_VIEW, "image/png"} and kept[WIDGET_VIEW] != shown[WIDGET_VIEW]  # (no text: nbval)
     (final,) = display.updates_of(0)
     *frames, emptied = display.updates_of(1)
     assert len(frames) == panel.panel.kept and all(
@@ -252,7 +252,7 @@ def test_close_replaces_the_panel_by_a_png_with_the_final_numbers(status, title)
         panel.update(epoch, ppl, tokens_per_sec=1234.4)
     panel.close(status)
     _check_finalised(panel, display)
-    assert panel.plot.title.get_text() == title
+    assert panel.plot.title.get_text().replace("\n", " · ") == title  # (in two lines if too wide)
     panel.close(status)  # a second close does nothing
     assert len(display.updates) == panel.panel.kept + 2
 

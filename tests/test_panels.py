@@ -89,7 +89,7 @@ def _texts_outside(figure):
 def _check_kept_frames(display, frames):
     """The panel's output, then its frame's: ``frames`` refreshes replaced the frame, never the panel."""
     shown, kept = display.shown
-    assert set(shown) == {"text/plain", WIDGET_VIEW} and set(kept) == {"text/plain", WIDGET_VIEW, "image/png"}
+    assert set(shown) == {"text/plain", WIDGET_VIEW} and set(kept) == {WIDGET_VIEW, "image/png"}
     assert kept[WIDGET_VIEW]["model_id"] != shown[WIDGET_VIEW]["model_id"]  # a hidden widget's view, not the panel's
     updates = display.updates_of(1)
     assert display.updates_of(0) == [] and len(updates) == frames
@@ -186,7 +186,6 @@ def _notebook(frame_png="iVBORw0KGgo="):
                         "output_type": "display_data",
                         "metadata": {"d2l_helpers": {"frame_of": "box"}},
                         "data": {
-                            "text/plain": db.PLAIN_TEXT,
                             "image/png": frame_png,
                             WIDGET_VIEW: {"version_major": 2, "version_minor": 0, "model_id": "keeper"},
                         },
