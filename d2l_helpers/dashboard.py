@@ -12,11 +12,14 @@
 * ``'widget'``: one compact panel of core ipywidgets (so it works in Colab
   too): a caption (epoch, perplexity), a perplexity-per-epoch plot, a progress
   bar with a progress line (epoch, elapsed time, ETA, tokens/s), and the
-  latest sample. It never clears the cell's output, so the lines the book
-  prints stay. ``close`` replaces the panel *in place* by a
-  static PNG of the final plot, whose title holds the final numbers, and
-  closes the widgets: a saved notebook shows an image that GitHub renders and
-  that reopens without "Error displaying widget".
+  latest sample (with its epoch). It never clears the cell's output, so the
+  lines the book prints stay. Beside the widgets, the same output carries the
+  latest frame as a PNG captioned "saved while training ran: run the cell
+  again", which is what a notebook saved mid-run keeps (see
+  :mod:`d2l_helpers.panels` and :mod:`d2l_helpers.jupyter_hook`). ``close``
+  replaces the panel *in place* by a static PNG of the final plot, whose title
+  holds the final numbers, and closes the widgets: a saved notebook shows an
+  image that GitHub renders and that reopens without "Error displaying widget".
 * ``'text'``: one line per logged point (scripts, terminals, CI logs).
 * ``'off'``: nothing.
 * ``'auto'`` (the default) reads ``$D2L_PLOT`` (widget, text or off) and,
@@ -31,9 +34,11 @@ figure leaks into the notebook. Drawing takes time away from training, so the
 plot is redrawn at most about every two seconds (and never so often that
 drawing would take more than ~1 % of the time); the first point, the last
 epoch and the final figure are always drawn. The progress line (epoch,
-elapsed time, ETA, tokens/s) changes every epoch: a few bytes, no drawing.
-The live frame's caption (epoch, perplexity) is a label above the image,
-not text drawn into it, and goes with each frame.
+elapsed time, ETA, tokens/s) and the caption above the plot (epoch,
+perplexity) change every epoch, together, so they never show two different
+epochs: a few bytes, no drawing. The caption is a label, not text drawn into
+the image. A run stopped by Kernel > Interrupt plots only the epochs it
+finished: the partial epoch is in the weights, not in the curve or the speed.
 The live y-axis fits the values seen so far, on a 1-2-5 grid. Between changes of the axis
 limits a frame only redraws the lines onto a cached background (blitting):
 a few milliseconds instead of a full draw.
@@ -56,15 +61,17 @@ import time
 import warnings
 import zlib
 
-from .panels import PLAIN_TEXT, WIDGET_VIEW, finish_panel, show_panel  # re-exported: the panels use them
+from .panels import PLAIN_TEXT, SAVED_CAPTION, WIDGET_VIEW, Panel, finish_panel, show_panel  # (re-exported)
 
 __all__ = [
     "PLAIN_TEXT",
     "WIDGET_VIEW",
+    "Panel",
     "PerplexityPlot",
     "RateLimiter",
     "TextProgress",
     "WidgetProgress",
+    "fast_path_note",
     "finish_panel",
     "make_progress",
     "plot_histories",
@@ -156,18 +163,37 @@ def _timing(epoch, num_epochs, elapsed, tokens_per_sec=None) -> str:
     return " · ".join(parts)
 
 
+def _stopped_in(status, epoch, num_epochs) -> str:
+    """'interrupted in epoch 38 of 60': the one wording for where a run stopped (title and message alike)."""
+    how = "interrupted" if status == "interrupted" else "stopped by an error"
+    return f"{how} in epoch {epoch} of {num_epochs}"
+
+
 def _summary(status, num_epochs, point, elapsed) -> str:
-    """The final figure's title: how training ended and its last numbers."""
-    how = {"done": "finished", "interrupted": "interrupted"}.get(status, "stopped by an error")
+    """The final figure's title: how training ended and the numbers of its last finished epoch.
+
+    A stopped run plots only its finished epochs, so it stopped in the one
+    after the last point.
+    """
     if point is None:
-        return f"{how} before the first logged point"
+        if status == "done":
+            return f"{num_epochs} epochs in {_fmt_time(elapsed)}"
+        return f"{_stopped_in(status, 1, num_epochs)}, before any epoch finished"
     epoch, perplexity, heldout, tokens_per_sec = point
-    if status == "done":
-        head = f"{epoch} epochs in {_fmt_time(elapsed)}"
-    else:
-        head = f"{how} after epoch {epoch} of {num_epochs}"
     speed = [] if tokens_per_sec is None else [f"{tokens_per_sec:,.0f} tokens/s"]
-    return " · ".join([head, _perplexities(perplexity, heldout), *speed])
+    if status == "done":
+        return " · ".join([f"{epoch} epochs in {_fmt_time(elapsed)}", _perplexities(perplexity, heldout), *speed])
+    head = _stopped_in(status, epoch + 1, num_epochs)
+    return " · ".join([head, f"epoch {epoch}: {_perplexities(perplexity, heldout)}", *speed])
+
+
+def fast_path_note(name: str) -> str:
+    """The one line said when the fast path trains: short, plain, under the panel for both editions.
+
+    ``name`` is the fast path's name ('scratch GRU kernel', 'nn.GRU kernel').
+    ``fast=False`` is an argument of ``train_ch8`` and of ``d2l.Trainer``.
+    """
+    return f"Training with a faster equivalent of this {name.removesuffix(' kernel')} (fast=False turns it off)"
 
 
 # --------------------------------------------------------------------------
@@ -224,6 +250,59 @@ def _png(canvas, redraw=False) -> bytes:
             _png_chunk(b"IEND", b""),
         ]
     )
+
+
+def _stamped_png(ax, title, text) -> bytes:
+    """The canvas as it is (the latest frame), with ``text`` drawn in the ``title`` slot, as PNG bytes.
+
+    This is the frame a notebook saved mid-run keeps: the caption says what it
+    is. Drawing text costs about three live frames, so the caption is drawn
+    once, in dark red over the empty title slot, and its pixels are kept; later
+    frames get those pixels pasted in (while the axes stay where they were).
+    ``title`` is left as it was (its text and colour): the next frame is unchanged.
+    """
+    import numpy as np
+
+    canvas = ax.figure.canvas
+    rgba = np.asarray(canvas.buffer_rgba())  # (height, width, 4), the frame just drawn
+    key = (text, tuple(ax.get_position().bounds), rgba.shape)
+    cached = getattr(title, "_d2l_stamp", None)
+    if cached is not None and cached[0] == key:
+        rows, cols, patch = cached[1:]
+        rgba[rows, cols] = patch
+        return _png(canvas)
+    old_text, old_color = title.get_text(), title.get_color()
+    title.set_text(text)
+    title.set_color("#a00000")
+    try:
+        ax.draw_artist(title)
+        box = title.get_window_extent(canvas.get_renderer())  # (pixels, origin at the bottom left)
+    finally:
+        title.set_text(old_text)
+        title.set_color(old_color)
+    height, width = rgba.shape[:2]
+    rows = slice(max(int(height - box.y1) - 1, 0), min(int(height - box.y0) + 2, height))
+    cols = slice(max(int(box.x0) - 1, 0), min(int(box.x1) + 2, width))
+    title._d2l_stamp = (key, rows, cols, rgba[rows, cols].copy())
+    return _png(canvas)
+
+
+def _fit_title(figure, title):
+    """Make a drawn figure's ``title`` fit the image: two lines (split at a " · ") if too wide, room above if too tall.
+
+    For a final figure (the live ones keep their layout): call it after a
+    draw, then draw again.
+    """
+    renderer = figure.canvas.get_renderer()
+    width, height = figure.bbox.width - 4, figure.bbox.height - 2
+    parts = title.get_text().split(" · ")
+    for k in range(len(parts) - 1, 0, -1):
+        if title.get_window_extent(renderer).x1 <= width:
+            break
+        title.set_text(" · ".join(parts[:k]) + "\n" + " · ".join(parts[k:]))
+    top = title.get_window_extent(renderer).y1
+    if top > height:
+        figure.subplots_adjust(top=figure.subplotpars.top - (top - height) / figure.bbox.height)
 
 
 def _nice(value, up):
@@ -319,6 +398,10 @@ class PerplexityPlot:
             self.ax.draw_artist(artist)
         return _png(self.figure.canvas)
 
+    def saved(self, caption) -> bytes:
+        """The latest frame with ``caption`` in the title slot: what a notebook saved mid-run shows."""
+        return _stamped_png(self.ax, self.title, caption)
+
     def final(self, title="") -> bytes:
         """The finished figure, with ``title``, as PNG bytes (a full draw; no frame() after it)."""
         for artist in self.animated:
@@ -326,6 +409,8 @@ class PerplexityPlot:
         self.title.set_text(title)
         self.ax.set_ylim(*_nice_limits(self.perplexity + self.heldout))
         self.background = None
+        self.figure.canvas.draw()
+        _fit_title(self.figure, self.title)  # a long title (held-out and speed) in two lines
         return _png(self.figure.canvas, redraw=True)
 
 
@@ -431,12 +516,11 @@ class WidgetProgress:
     def __init__(self, num_epochs, heldout=False, *, clock=time.perf_counter, cpu_clock=time.thread_time, display=None):
         import ipywidgets as widgets
 
-        if display is None:
-            from IPython.display import display
         self.num_epochs, self.clock, self.cpu_clock = num_epochs, clock, cpu_clock
         self.limiter = RateLimiter(clock=clock)
         self.plot = PerplexityPlot(num_epochs, heldout=heldout)
         self.point = None  # the latest (epoch, perplexity, heldout, tokens_per_sec)
+        self.heldout = None  # (epoch, perplexity) of the latest held-out measurement (logged epochs only)
         self.sample = None
         self.frames = 0  # plot images sent, for the tests
         self.progress_updates = 0  # progress lines sent, for the tests
@@ -446,36 +530,49 @@ class WidgetProgress:
         # At its own size: a VBox would stretch it to the page's width, blurred.
         self.image = widgets.Image(value=self.plot.frame(), format="png", layout={"width": f"{width}px"})
         self.bar = widgets.IntProgress(value=0, min=0, max=num_epochs, description="epoch", bar_style="info")
-        # The live frame's caption is a widget, not text drawn in the image: drawing
-        # the title took as long as the rest of a frame. The final PNG has it drawn.
+        # The caption is a widget, not text drawn in the image: drawing the title
+        # took as long as the rest of a frame. The final PNG has it drawn.
         self.caption = widgets.Label(f"epoch 0/{num_epochs}")
         self.timing = widgets.Label(_timing(0, num_epochs, 0.0))
         self.text = widgets.HTML(_sample_html("…"))
         row = widgets.HBox([self.bar, self.timing])
         self.box = widgets.VBox([self.caption, self.image, row, self.text])
         self.widgets = [self.box, row, self.caption, self.image, self.bar, self.timing, self.text]
-        self.handle = show_panel(self.box, display=display)
+        self.panel = show_panel(self.box, self.plot.saved(SAVED_CAPTION), display=display, clock=clock)
         self.t0 = clock()
 
+    @property
+    def handle(self):  # (the tests' fake display is the handle)
+        return self.panel.handle
+
     def update(self, epoch, perplexity, heldout=None, tokens_per_sec=None, sample=None, logged=True):
-        """Every epoch: the progress line; the plot when the rate limit allows; the sample when given."""
+        """Every finished epoch: the caption and the progress line; the plot when the rate limit allows."""
         self.plot.add(epoch, perplexity, heldout)
         self.point = (epoch, perplexity, heldout, tokens_per_sec)
-        # the progress line every epoch; the bar (a second widget message) with the plot
+        if heldout is not None:
+            self.heldout = (epoch, heldout)
+        # Caption and progress line together, every epoch: they always show the same epoch.
+        # (The bar, a third widget message, moves with the plot.)
+        self.caption.value = f"epoch {epoch}/{self.num_epochs} · {_perplexities(perplexity)}" + (
+            ""
+            if self.heldout is None
+            else f" · held-out {self.heldout[1]:.2f}"
+            + ("" if self.heldout[0] == epoch else f" (epoch {self.heldout[0]})")
+        )
         self.timing.value = _timing(epoch, self.num_epochs, self.clock() - self.t0, tokens_per_sec)
         self.progress_updates += 1
         if sample is not None:
             self.sample = sample
-            self.text.value = _sample_html(sample)
+            self.text.value = _sample_html(sample, epoch)
         if epoch >= self.num_epochs or self.limiter.ready():
             started, cpu = self.clock(), self.cpu_clock()
             self._refresh()
             self.limiter.record(started, self.cpu_clock() - cpu)
 
     def _refresh(self):
-        epoch, perplexity, heldout, _ = self.point
+        epoch = self.point[0]
         self.image.value = self.plot.frame()
-        self.caption.value = f"epoch {epoch}/{self.num_epochs} · {_perplexities(perplexity, heldout)}"
+        self.panel.keep(lambda: self.plot.saved(SAVED_CAPTION))  # what a save keeps (every 10 s at most)
         self.bar.value = epoch
         self.frames += 1
 
@@ -485,11 +582,12 @@ class WidgetProgress:
             return
         self.closed = True
         title = _summary(status, self.num_epochs, self.point, self.clock() - self.t0)
-        finish_panel(self.handle, self.plot.final(title), self.widgets, images=[self.image])
+        self.panel.finish(self.plot.final(title), self.widgets, images=[self.image])
 
 
-def _sample_html(sample):
+def _sample_html(sample, epoch=None):
+    label = "sample" if epoch is None else f"sample, epoch {epoch}"
     return (
         '<div style="font-family: monospace; white-space: pre-wrap; line-height: 1.3">'
-        f"<b>sample</b> {html.escape(sample)}</div>"
+        f"<b>{label}</b> {html.escape(sample)}</div>"
     )

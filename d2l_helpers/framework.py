@@ -43,9 +43,10 @@ from torch.nn import functional as F
 from . import train as _train
 from .board import FitProgress, ProgressBoard
 from .checks import check_loader, check_lr, check_model_vocab, remember_vocab
+from .dashboard import _stopped_in, fast_path_note
 from .fast_en import LanguageModelForward
 from .train import History, TrainingDiverged, max_epochs_from_env
-from .utils import StopOnInterrupt, TrainingInterrupted, check_int, check_positive, close_panel
+from .utils import StopOnInterrupt, TrainingInterrupted, check_int, check_positive
 
 __all__ = [
     "Classifier",
@@ -389,7 +390,8 @@ class Trainer(HyperParameters):
         _train._LAST[0] = self.history  # d2l.last_history(): the latest run of either edition
         self._losses, self._tokens, self._epoch_start = [], 0, time.perf_counter()
         # board.display=False draws nothing, as upstream's board does then
-        progress = FitProgress(model.board, epochs, self.plot_mode if model.board.display else "off")
+        unit = "tokens" if getattr(data, "vocab", None) is not None else "examples"  # what the speed counts
+        progress = FitProgress(model.board, epochs, self.plot_mode if model.board.display else "off", unit=unit)
         model.board.live = progress
         status, at_once = "error", False
         # Kernel > Interrupt is handled until the call ends: closing the panel is never cut in two.
@@ -398,6 +400,8 @@ class Trainer(HyperParameters):
                 with LanguageModelForward(model, self.fast, on_first_use=_announce) as fast_forward:
                     for self.epoch in range(epochs):
                         self.fit_epoch()
+                        if self._stop.requested and self.train_batch_idx < (self.epoch + 1) * self.num_train_batches:
+                            break  # a partial epoch: in the weights, not in the history, the speed or the caption
                         self._end_epoch(model, data, progress)
                         self.history.fast_path = fast_forward.name
                         if self._stop.requested:
@@ -407,18 +411,21 @@ class Trainer(HyperParameters):
                 status, at_once = "interrupted", True
             finally:
                 model.board.live = None
-                close_panel(progress, status, self._stop)
-            if status == "interrupted" or self._stop.requested:
-                self.history.interrupted = True
-                where = f"in epoch {self.epoch + 1} of {epochs}"
-                how = "stopped at once" if at_once else "stopped after the current minibatch"
-                if status != "interrupted":  # a first interrupt while the panel closed, after the last epoch
-                    where, how = f"after epoch {epochs} of {epochs}", "training had finished"
-                message = f"Interrupted {where}: {how}; the model keeps its weights."
-                try:
-                    print(message)
+                try:  # a second Ctrl-C meanwhile waits for the PNG
+                    with self._stop.shielded():
+                        progress.close(status, stopped_in=self.epoch + 1)
                 except KeyboardInterrupt:
                     pass
+            if status == "interrupted" or self._stop.requested:  # (said by the exception: shown as one line)
+                self.history.interrupted = True
+                how = "at once" if at_once else "after the current minibatch"
+                where = _stopped_in("interrupted", self.epoch + 1, epochs).capitalize() + f", {how}"
+                if status != "interrupted":  # a first interrupt while the panel closed, after the last epoch
+                    where = f"Interrupted after epoch {epochs} of {epochs}, when training had finished"
+                message = (
+                    f"{where}; the model keeps its weights "
+                    f"and trainer.history has its {len(self.history.perplexity)} finished epochs."
+                )
                 raise TrainingInterrupted(message, result=self.history)
 
     def fit_epoch(self):
@@ -480,15 +487,12 @@ class Trainer(HyperParameters):
         sample = None
         if progress.wants_sample():
             sample = _sample(model, data)
-        progress.epoch_done(self.epoch + 1, sample)
+        progress.epoch_done(self.epoch + 1, sample, speed=self.history.tokens_per_sec[-1] if losses else None)
 
 
 def _announce(name):
-    """Said once a fit, when the fast path first trains (as train_ch8 says it)."""
-    print(
-        f"fast path: d2l_helpers' {name} trains this model (same values and gradients as your "
-        "code, checked before use; d2l.Trainer(..., fast=False) trains it as written)"
-    )
+    """Said once a fit, when the fast path first trains: under the panel, as train_ch8 says it."""
+    print(fast_path_note(name))  # (fast=False: an argument of d2l.Trainer)
 
 
 def num_gpus_available():

@@ -44,7 +44,7 @@ from torch import nn
 
 from . import fast as _fast
 from .checks import check_batches, check_bool, check_device, check_model_vocab, check_net, check_prefix, remember_vocab
-from .dashboard import make_progress
+from .dashboard import _stopped_in, fast_path_note, make_progress
 from .utils import Accumulator, StopOnInterrupt, Timer, TrainingInterrupted, check_int, check_positive, close_panel
 
 __all__ = [
@@ -258,7 +258,7 @@ def _forward_backward(forward, X, state, y, loss, optimizer):
 
 def _epoch(net, train_iter, loss, optimizer, device, use_random_iter, grad_clip, stop, epoch, forward):
     """Train one epoch with ``forward`` (a :class:`_Forward`); return (perplexity, tokens/s, finished_all_batches)."""
-    state, timer = None, Timer()
+    state, timer, stopped = None, Timer(), False
     metric = Accumulator(2)  # sum of training loss, number of tokens
     for X, Y in train_iter:
         if state is None or use_random_iter:
@@ -281,6 +281,7 @@ def _epoch(net, train_iter, loss, optimizer, device, use_random_iter, grad_clip,
             )
         metric.add(batch_loss * y.numel(), y.numel())
         if stop.requested:
+            stopped = True  # a partial epoch: train_ch8 leaves it out of the curve and the speed
             break
     if metric[1] == 0:
         raise ValueError("train_iter yielded no minibatch: check batch_size and num_steps against the corpus")
@@ -290,7 +291,7 @@ def _epoch(net, train_iter, loss, optimizer, device, use_random_iter, grad_clip,
             f"the mean training loss reached {metric[0] / metric[1]:.4g} in epoch {epoch}, a perplexity too "
             "large to represent: training diverged. Try a smaller learning rate lr (or a smaller grad_clip)."
         )
-    return ppl, metric[1] / timer.stop(), not stop.requested
+    return ppl, metric[1] / timer.stop(), not stopped
 
 
 def _exp(mean_loss):
@@ -432,12 +433,9 @@ def train_ch8(
     forward = _Forward(net, fast)
     history = History(device=str(device), num_epochs=num_epochs, fast_path=forward.name)
     _LAST[0] = history
-    if forward.name is not None:
-        print(
-            f"fast path: d2l_helpers' {forward.name} trains this model (same values and gradients as your "
-            "code, checked before use; fast=False trains it as written)"
-        )
     progress = make_progress(plot, num_epochs=num_epochs, heldout=heldout_iter is not None)
+    if forward.name is not None:  # under the panel, as Trainer.fit says it
+        print(fast_path_note(forward.name))
     status, stopped_in = "error", None  # stopped_in: the epoch Kernel > Interrupt ended
     # Kernel > Interrupt is handled until the call ends: a Ctrl-C during the closing lines stops the cell too.
     epoch = 1
@@ -448,10 +446,12 @@ def train_ch8(
                     net, train_iter, loss, optimizer, device, use_random_iter, grad_clip, stop, epoch, forward
                 )
                 history.fast_path = forward.name
+                if not finished:  # the first Ctrl-C: a partial epoch, in the weights but not in the curve
+                    history.interrupted, stopped_in = True, epoch
+                    break
                 history.perplexity.append(ppl)
                 history.tokens_per_sec.append(speed)
-                last = epoch == num_epochs or not finished
-                heldout, sample, logged = None, None, epoch % log_every == 0 or last
+                heldout, sample, logged = None, None, epoch % log_every == 0 or epoch == num_epochs
                 if logged:
                     if heldout_iter is not None:
                         heldout = evaluate_perplexity(net, heldout_iter, device)
@@ -462,9 +462,6 @@ def train_ch8(
                         print(sample)
                 # every epoch: the panel's progress line (and its plot, within the rate limit)
                 progress.update(epoch, ppl, heldout=heldout, tokens_per_sec=speed, sample=sample, logged=logged)
-                if not finished:  # the first Ctrl-C: this epoch ended after its current minibatch
-                    history.interrupted, stopped_in = True, epoch
-                    break
             status = "interrupted" if history.interrupted else "done"
         except KeyboardInterrupt:  # a second Ctrl-C, or no signal handler (not the main thread)
             history.interrupted, status, stopped_in = True, "interrupted", epoch  # (also after its sample began)
@@ -484,15 +481,15 @@ def train_ch8(
             history.interrupted = True
         if stop.requested and not history.interrupted:  # a first Ctrl-C after the last epoch
             history.interrupted = True
-        if history.interrupted:
-            where = f"in epoch {stopped_in}" if stopped_in else f"after epoch {len(history.perplexity)}"
-            message = (
-                f"Interrupted {where} of {num_epochs}; the model keeps its weights and "
-                f"d2l.last_history() returns this run's History ({len(history.perplexity)} epochs)"
+        if history.interrupted:  # (said by the exception: IPython shows it as this one line)
+            where = (
+                _stopped_in("interrupted", stopped_in, num_epochs).capitalize()
+                if stopped_in
+                else f"Interrupted after epoch {len(history.perplexity)} of {num_epochs}"
             )
-            try:
-                print(message + ".")
-            except KeyboardInterrupt:  # (yet another one: the exception below says the same)
-                pass
+            message = (
+                f"{where}; the model keeps its weights and "
+                f"d2l.last_history() returns this run's History ({len(history.perplexity)} finished epochs)."
+            )
             raise TrainingInterrupted(message, result=history)
     return history

@@ -155,6 +155,26 @@ class TrainingInterrupted(KeyboardInterrupt):
     def __init__(self, message: str, result=None):
         super().__init__(message)
         self.result = result
+        self._shown = False
+
+    def _render_traceback_(self):
+        """What IPython shows for this exception: one line, not a stack into the library.
+
+        An interrupt is a stop the learner asked for, not a bug. IPython calls
+        this the first time it shows the exception; asked again (``%tb``), it
+        gives IPython's full traceback.
+        """
+        if not getattr(self, "_shown", False):
+            self._shown = True
+            return [f"{type(self).__name__}: {self} (%tb shows the full traceback)"]
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is None:  # (not in IPython: nothing calls this)
+            import traceback
+
+            return traceback.format_exception(type(self), self, self.__traceback__)
+        return shell.InteractiveTB.structured_traceback(type(self), self, self.__traceback__)
 
 
 class StopOnInterrupt:

@@ -1200,7 +1200,7 @@ SECOND_CTRL_C = {
 
 
 @pytest.mark.parametrize("where", sorted(SECOND_CTRL_C))
-def test_a_second_ctrl_c_during_the_closing_lines_still_ends_as_training_interrupted(monkeypatch, capsys, where):
+def test_a_second_ctrl_c_during_the_closing_lines_still_ends_as_training_interrupted(monkeypatch, where):
     train_iter, vocab = _zh_data()
     at_step = SECOND_CTRL_C[where]
     panel = _Panel(monkeypatch, sigint=at_step is None)
@@ -1212,7 +1212,6 @@ def test_a_second_ctrl_c_during_the_closing_lines_still_ends_as_training_interru
     assert len(panel.pngs) == 1 and panel.pngs[0].startswith(b"\x89PNG")  # the panel became its PNG
     assert signal.getsignal(signal.SIGINT) is handler
     assert net.steps >= (at_step or 0)  # the second Ctrl-C was sent where this case says
-    assert "Interrupted in epoch 1 of 5" in capsys.readouterr().out
 
 
 def test_a_ctrl_c_after_the_last_epoch_stops_the_cell_too(monkeypatch):

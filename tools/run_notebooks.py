@@ -9,7 +9,10 @@ leaves a static PNG in the saved cell. The text comes from ``$D2L_DATA_DIR``,
 else from ``../shared/data`` beside the checkout when it is there, else it is
 downloaded as in the notebooks. Each notebook's first cell is rewritten
 from ``tools/notebook_cells.py`` first, and no cell keeps execution
-timestamps. Prints the time each notebook took.
+timestamps. The kernelspec saved is the one JupyterLab writes when it opens
+the notebook with this environment's ``python3`` kernel (``display_name``
+"Python 3 (ipykernel)"), so that opening a notebook does not modify it.
+Prints the time each notebook took.
 """
 
 from __future__ import annotations
@@ -20,13 +23,22 @@ import time
 from pathlib import Path
 
 import nbformat
+from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
+
+from d2l_helpers.jupyter_hook import strip_widget_views
 
 sys.path.insert(0, str(Path(__file__).parent))
 from notebook_cells import INSTALL_CELL  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"  # beside the checkout, as in CI (tests/conftest.py does the same)
+
+
+def kernelspec(name: str = "python3") -> dict:
+    """The notebook metadata JupyterLab writes for kernel ``name``: its name, display name and language."""
+    spec = KernelSpecManager().get_kernel_spec(name)
+    return {"display_name": spec.display_name, "language": spec.language, "name": name}
 
 
 def run(path: Path) -> float:
@@ -48,6 +60,8 @@ def run(path: Path) -> float:
     elapsed = time.perf_counter() - start
     for cell in nb.cells:  # timestamps of an earlier run would contradict the outputs: keep none
         cell.metadata.pop("execution", None)
+    nb.metadata["kernelspec"] = kernelspec()  # what JupyterLab would rewrite it to on opening
+    strip_widget_views(nb)  # as a save from JupyterLab does (make lab's pre-save hook): no emptied frame outputs
     nbformat.write(nb, path)
     return elapsed
 
