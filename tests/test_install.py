@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from project_copy import fresh_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_TOOLS = {
@@ -124,22 +125,6 @@ def _documented_setup_commands():
     return [line.split("  #")[0].strip() for line in block.group(1).splitlines() if line.strip()]
 
 
-def _fresh_copy(target: Path) -> Path:
-    """The project's files as a fresh clone of this working tree would have them (tracked and new, not ignored)."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        source = ROOT / name
-        if source.is_file() and not source.is_symlink():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    return target
-
-
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -151,7 +136,7 @@ def test_the_documented_set_up_commands_work_on_a_fresh_copy(tmp_path):
     """`python3 tools/setup_lab.py`, as the README says, makes .venv, installs, and opens a working JupyterLab."""
     (command,) = _documented_setup_commands()
     assert command == "python3 tools/setup_lab.py"
-    project = _fresh_copy(tmp_path / "project")
+    project = fresh_copy(tmp_path / "project")
     assert not (project / ".venv").exists()
     port = _free_port()
     env = dict(os.environ, JUPYTER_PORT=str(port), BROWSER="true")  # (BROWSER: `true` opens nothing)

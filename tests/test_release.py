@@ -32,6 +32,7 @@ import pytest
 import yaml
 from kernels import COLAB, ROOT, colab_python, kernelspec_dir
 from nbclient import NotebookClient
+from project_copy import fresh_copy
 
 sys.path.insert(0, str(ROOT / "tools"))
 import notebook_cells  # noqa: E402
@@ -46,7 +47,7 @@ E2E_NOTEBOOK = ROOT / "notebooks" / "03_gru_concise.ipynb"  # the shortest of th
 def _freeze(lines: str) -> dict[str, str]:
     out = {}
     for line in lines.splitlines():
-        if "==" in line:
+        if "==" in line and not line.startswith("#"):  # (pip writes "# Editable install ... (name==1.0)")
             name, version = line.split("==")
             out[re.sub(r"[-_.]+", "-", name.lower())] = version
     return out
@@ -59,10 +60,10 @@ def _freeze(lines: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory):
-    """(sdist, wheel) built as the publishing workflow builds them: ``python -m build`` (isolated)."""
-    out = tmp_path_factory.mktemp("dist")
+    """(sdist, wheel) built as the publishing workflow builds them: ``python -m build`` (isolated), on a fresh copy."""
+    out, source = tmp_path_factory.mktemp("dist"), fresh_copy(tmp_path_factory.mktemp("source"))
     result = subprocess.run(
-        [sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
+        [sys.executable, "-m", "build", "--outdir", str(out), str(source)],
         capture_output=True,
         text=True,
         timeout=900,
@@ -166,6 +167,11 @@ class _Index:
         self.server.server_close()
 
 
+def _env_without_pythonpath():
+    """The environment for the copy's pip: without PYTHONPATH, which would show pip (and the kernel) our tree."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
 def _clone_colab(target: Path) -> Path:
     """A copy of .venv-colab as it was before d2l_helpers was installed in it; returns its python.
 
@@ -185,13 +191,19 @@ def _clone_colab(target: Path) -> Path:
         check=True,
         capture_output=True,
         timeout=300,
+        env=_env_without_pythonpath(),
     )
     return python
 
 
 def _pip_freeze(python: Path) -> str:
     return subprocess.run(
-        [str(python), "-m", "pip", "freeze", "--all"], capture_output=True, text=True, check=True, timeout=300
+        [str(python), "-m", "pip", "freeze", "--all"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+        env=_env_without_pythonpath(),
     ).stdout
 
 
