@@ -30,7 +30,7 @@ COLAB_WHEELS ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/d2l-helpers/colab-wheels
 .PHONY: setup lab-setup test-setup colab-env colab-python lab test lint notebooks notebook-cells dist bench reproduce clean
 
 lab-setup: $(LAB_STAMP)
-test-setup setup: $(DEV_STAMP) $(COLAB_STAMP)
+test-setup setup: colab-python $(DEV_STAMP) $(COLAB_STAMP)
 
 # tools/setup_lab.py: the venv, `pip install -c constraints.txt -e ".[lab]"`, JupyterLab's settings.
 $(LAB_STAMP): pyproject.toml constraints.txt tools/setup_lab.py tools/jupyterlab_overrides.json $(wildcard tools/jupyter_server_config.py)
@@ -70,7 +70,7 @@ $(COLAB_STAMP): constraints-colab.txt pyproject.toml Makefile | colab-python
 lab: $(LAB_STAMP)
 	$(PYTHON) tools/setup_lab.py --venv $(VENV)
 
-test: $(DEV_STAMP) $(COLAB_STAMP)
+test: colab-python $(DEV_STAMP) $(COLAB_STAMP)  # (colab-python first: no Python 3.13, no long install before saying so)
 	$(BIN)/python -m pytest
 
 lint: $(DEV_STAMP)

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -171,11 +172,14 @@ def test_the_documented_set_up_commands_work_on_a_fresh_copy(tmp_path):
         settings = json.loads(urllib.request.urlopen(request, timeout=60).read())
         assert settings["schema"]["properties"]["saveState"]["default"] is True, settings["schema"]["properties"]
     finally:
-        os.killpg(process.pid, 15)
+        os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=60)
+        log.close()
     assert "--allow-root" in log_text if os.geteuid() == 0 else "--allow-root" not in log_text
     venv_python = project / ".venv" / "bin" / "python"
-    freeze = subprocess.run([str(venv_python), "-m", "pip", "freeze"], capture_output=True, text=True, check=True)
+    freeze = subprocess.run(
+        [str(venv_python), "-m", "pip", "freeze"], capture_output=True, text=True, check=True, env=env
+    )
     names = {re.sub(r"[-_.]+", "-", line.split("==")[0].split(" @ ")[0].lower()) for line in freeze.stdout.splitlines()}
     assert {"torch", "jupyterlab", "ipywidgets"} <= names and not names & TEST_TOOLS
     editable = subprocess.run(
@@ -183,14 +187,23 @@ def test_the_documented_set_up_commands_work_on_a_fresh_copy(tmp_path):
         capture_output=True,
         text=True,
         cwd=tmp_path,
+        env=env,
     ).stdout.strip()
     assert Path(editable) == project / "d2l_helpers" / "__init__.py"  # the copy's package, editable
-    # run again: nothing to install, the settings stay; (--no-launch) it does not open JupyterLab
+    # again, as conda users run it (--here: the environment of the Python that runs it, here the new .venv):
+    # nothing to install, the settings go to the same place; --no-launch: JupyterLab is not opened
+    (project / ".venv" / "share" / "jupyter" / "lab" / "settings" / "overrides.json").unlink()
     again = subprocess.run(
-        [sys.executable, "tools/setup_lab.py", "--no-launch"], cwd=project, capture_output=True, text=True, env=env
+        [str(venv_python), "tools/setup_lab.py", "--here", "--no-launch"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert again.returncode == 0 and "pip install" not in again.stdout, again.stdout + again.stderr
     assert "installed already" in again.stdout
+    overrides = project / ".venv" / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    assert overrides.read_bytes() == (ROOT / "tools" / "jupyterlab_overrides.json").read_bytes()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,9 +246,14 @@ def test_make_test_says_what_is_missing_without_python_3_13(tmp_path):
             env.pop("PYENV_ROOT", None)
             if shutil.which("python3.13", path=env["PATH"]) or shutil.which("pyenv", path=env["PATH"]):
                 pytest.skip("/usr/bin has a python3.13 or pyenv")
-        result = subprocess.run(
-            ["make", "colab-env", f"COLAB={venv}", *extra], cwd=ROOT, capture_output=True, text=True, env=env
-        )
-        assert result.returncode != 0 and message in result.stderr, result.stderr
-        assert "COLAB_PYTHON=/path/to/python3.13" in result.stderr
-        assert not venv.exists()  # stopped before anything was made
+        for target in ("colab-env", "test"):  # (make test: before the long install of .venv, too)
+            result = subprocess.run(
+                ["make", target, f"COLAB={venv}", f"VENV={tmp_path / 'venv'}", *extra],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                env=env,
+            )
+            assert result.returncode != 0 and message in result.stderr, result.stderr
+            assert "COLAB_PYTHON=/path/to/python3.13" in result.stderr
+            assert not venv.exists() and not (tmp_path / "venv").exists()  # stopped before anything was made
