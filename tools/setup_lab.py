@@ -59,9 +59,9 @@ def running_as_root() -> bool:
     return geteuid is not None and geteuid() == 0
 
 
-def _fingerprint() -> str:
-    """What the install depends on: pyproject.toml, constraints.txt and the Python version."""
-    digest = hashlib.sha256(sys.version.encode())
+def _fingerprint(python: Path) -> str:
+    """What the install depends on: pyproject.toml, constraints.txt and the environment's Python."""
+    digest = hashlib.sha256(str(python).encode())
     for name in ("pyproject.toml", "constraints.txt"):
         digest.update((ROOT / name).read_bytes())
     return digest.hexdigest()
@@ -87,7 +87,7 @@ def setup(env: Path | None, dry_run: bool = False) -> Path:
         if not python.exists():
             _run([sys.executable, "-m", "venv", str(env)], dry_run)
     stamp = env / STAMP
-    if stamp.is_file() and stamp.read_text().strip() == _fingerprint():
+    if stamp.is_file() and stamp.read_text().strip() == _fingerprint(python):
         print(f"{env}: the packages are installed already (pyproject.toml and constraints.txt unchanged)")
     else:
         _run([str(python), *INSTALL], dry_run)
@@ -99,7 +99,7 @@ def setup(env: Path | None, dry_run: bool = False) -> Path:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, target)
     if not dry_run:
-        stamp.write_text(_fingerprint() + "\n")
+        stamp.write_text(_fingerprint(python) + "\n")
     return env
 
 
