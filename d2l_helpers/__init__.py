@@ -34,6 +34,10 @@ the dashboard), ``data_en`` (``TimeMachine`` and its ``Vocab``), ``models_en``
 package does not import matplotlib.
 """
 
+# The one version of the package: pyproject.toml reads it from here (the release, and the
+# notebooks' first cell, `pip install d2l-helpers==<this>`, via tools/notebook_cells.py).
+__version__ = "0.1.0"
+
 from . import aliases as _aliases
 from .aliases import *  # noqa: F403 - d2l 1.0's tensor aliases (d2l.zeros, d2l.matmul, ...)
 from .board import ProgressBoard

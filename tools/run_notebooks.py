@@ -7,8 +7,8 @@ The committed outputs come from this run: no epoch cap (``D2L_MAX_EPOCHS`` is
 removed from the kernel's environment), the live plot in widget mode, which
 leaves a static PNG in the saved cell. The text comes from ``$D2L_DATA_DIR``,
 else from ``../shared/data`` beside the checkout when it is there, else it is
-downloaded as in the notebooks. Each notebook's first cell is rewritten
-from ``tools/notebook_cells.py`` first, and no cell keeps execution
+downloaded as in the notebooks. Each notebook's first cell and Colab badge
+are rewritten by ``tools/notebook_cells.py`` first, and no cell keeps execution
 timestamps. The kernelspec saved is the one JupyterLab writes when it opens
 the notebook with this environment's ``python3`` kernel (``display_name``
 "Python 3 (ipykernel)"), so that opening a notebook does not modify it.
@@ -29,7 +29,7 @@ from nbclient import NotebookClient
 from d2l_helpers.jupyter_hook import strip_widget_views
 
 sys.path.insert(0, str(Path(__file__).parent))
-from notebook_cells import INSTALL_CELL  # noqa: E402
+import notebook_cells  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"  # beside the checkout, as in CI (tests/conftest.py does the same)
@@ -43,10 +43,10 @@ def kernelspec(name: str = "python3") -> dict:
 
 def run(path: Path) -> float:
     nb = nbformat.read(path, as_version=4)
-    first = nb.cells[0]
-    if first.cell_type != "code" or "install d2l_helpers" not in first.source:
-        raise SystemExit(f"{path}: the first cell must be the install cell from tools/notebook_cells.py")
-    first.source = INSTALL_CELL
+    try:
+        notebook_cells.apply(nb, notebook_cells.relative(path))  # the install cell and the Colab badge
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
     client = NotebookClient(
         nb,
         timeout=None,
