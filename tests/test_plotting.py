@@ -152,15 +152,13 @@ def test_widget_mode_makes_no_pyplot_figure(kernel, agg):
 
 
 def test_fifty_adds_are_cheap(kernel):
-    import time
-
     fake, _ = kernel
     animator = d2l.Animator(xlabel="epoch", ylabel="perplexity", legend=["train"], xlim=[1, 50])
-    start = time.perf_counter()
     for epoch in range(1, 51):
         animator.add(epoch, [30 / epoch + 1])
     assert len(fake.bundles) == 50
-    assert time.perf_counter() - start < 5  # ~20 ms each here; generous for a busy machine
+    # cheap whatever the machine's load: the line is updated in place, never drawn again on top (upstream's pile up)
+    assert [len(ax.lines) for ax in animator.fig.axes] == [1]
 
 
 def test_widget_outside_a_kernel_prints_text_with_a_warning(monkeypatch, capsys):
