@@ -17,8 +17,10 @@ DEV_STAMP := $(VENV)/.installed-dev
 COLAB ?= .venv-colab
 COLAB_STAMP := $(COLAB)/.installed
 # Its Python: a 3.13, as Colab's. python3.13 if it runs, else pyenv's 3.13; none: `make test` says so.
-COLAB_PYTHON ?= $(shell for p in python3.13 "$$(pyenv prefix 3.13 2>/dev/null)/bin/python3.13"; do \
+ifndef COLAB_PYTHON  # (looked for once, not at every use)
+COLAB_PYTHON := $(shell for p in python3.13 "$$(pyenv prefix 3.13 2>/dev/null)/bin/python3.13"; do \
 	"$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && { command -v "$$p"; break; }; done)
+endif
 # What it installs, at constraints-colab.txt's versions (nbclient runs the notebooks in it).
 COLAB_PACKAGES := pip torch numpy matplotlib pillow ipywidgets widgetsnbextension jupyterlab_widgets ipython \
 	ipykernel jupyter_client jupyter_core traitlets pyzmq tornado notebook nbformat nbclient cloudpickle dask

@@ -263,6 +263,8 @@ class FitProgress:
         self.closed = True
         if status == "done":
             head = f"{self.epochs_done} epochs in {_db._fmt_time(self.clock() - self.t0)}"
+        elif status == "interrupted" and stopped_in is None:  # between two epochs
+            head = f"interrupted after epoch {self.epochs_done} of {self.max_epochs}"
         else:
             head = _db._stopped_in(status, stopped_in or self.epochs_done + 1, self.max_epochs)
         speed = None if self.speed is None else f"{self.speed:,.0f} {self.unit}/s"

@@ -219,7 +219,7 @@ def download(
     timeout = check_positive("timeout", timeout)
     deadline = check_positive("deadline", DOWNLOAD_DEADLINE if deadline is None else deadline)
     file_name, url, sha1, folder = _resolve(name, folder_or_sha1, sha1_hash, sha1, folder, cache_dir)
-    if file_name in ("", ".", "..") or any(sep in file_name for sep in ("/", "\\", os.sep)) or ".." in file_name:
+    if file_name in ("", ".", "..") or any(sep in file_name for sep in ("/", "\\", os.sep)):
         raise ValueError(
             f"download: the file name {file_name!r} (from {name!r}) would leave the data folder: a name must not "
             "hold a path separator or '..'. Pass the folder separately: download(url, folder, sha1_hash)."

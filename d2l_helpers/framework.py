@@ -395,12 +395,14 @@ class Trainer(HyperParameters):
         model.board.live = progress
         status, at_once = "error", False
         # Kernel > Interrupt is handled until the call ends: closing the panel is never cut in two.
+        partial = False  # whether Kernel > Interrupt cut an epoch short
         with StopOnInterrupt() as self._stop:
             try:
                 with LanguageModelForward(model, self.fast, on_first_use=_announce) as fast_forward:
                     for self.epoch in range(epochs):
                         self.fit_epoch()
                         if self._stop.requested and self.train_batch_idx < (self.epoch + 1) * self.num_train_batches:
+                            partial = True
                             break  # a partial epoch: in the weights, not in the history, the speed or the caption
                         self._end_epoch(model, data, progress)
                         self.history.fast_path = fast_forward.name
@@ -413,13 +415,15 @@ class Trainer(HyperParameters):
                 model.board.live = None
                 try:  # a second Ctrl-C meanwhile waits for the PNG
                     with self._stop.shielded():
-                        progress.close(status, stopped_in=self.epoch + 1)
+                        progress.close(status, stopped_in=self.epoch + 1 if partial or at_once else None)
                 except KeyboardInterrupt:
                     pass
             if status == "interrupted" or self._stop.requested:  # (said by the exception: shown as one line)
                 self.history.interrupted = True
                 how = "at once" if at_once else "after the current minibatch"
                 where = _stopped_in("interrupted", self.epoch + 1, epochs).capitalize() + f", {how}"
+                if not (partial or at_once):  # the interrupt came in an epoch's last minibatch: it finished
+                    where = f"Interrupted after epoch {len(self.history.perplexity)} of {epochs}"
                 if status != "interrupted":  # a first interrupt while the panel closed, after the last epoch
                     where = f"Interrupted after epoch {epochs} of {epochs}, when training had finished"
                 message = (

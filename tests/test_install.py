@@ -257,3 +257,22 @@ def test_make_test_says_what_is_missing_without_python_3_13(tmp_path):
             assert result.returncode != 0 and message in result.stderr, result.stderr
             assert "COLAB_PYTHON=/path/to/python3.13" in result.stderr
             assert not venv.exists() and not (tmp_path / "venv").exists()  # stopped before anything was made
+
+
+def test_the_set_up_script_never_overwrites_a_settings_file_of_the_users_own(tmp_path, monkeypatch, capsys):
+    """With --here in a conda base environment, its own Jupyter settings must survive; files it wrote are replaced."""
+    monkeypatch.setattr(setup_lab, "_run", lambda *args, **kwargs: None)  # no venv, no pip
+    theirs = tmp_path / "etc" / "jupyter" / "jupyter_server_config.py"
+    theirs.parent.mkdir(parents=True)
+    theirs.write_text("c.ServerApp.port = 9999  # the user's own\n")
+    setup_lab.setup(tmp_path)
+    assert theirs.read_text() == "c.ServerApp.port = 9999  # the user's own\n"
+    assert "was not written by this script" in capsys.readouterr().out
+    overrides = tmp_path / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    assert overrides.read_bytes() == (ROOT / "tools" / "jupyterlab_overrides.json").read_bytes()  # absent: written
+    overrides.write_text("{}")  # ... and an older copy of ours is replaced, since the script wrote it
+    record = json.loads((tmp_path / setup_lab.WRITTEN).read_text())
+    record[str(overrides)] = setup_lab._sha1(overrides)
+    (tmp_path / setup_lab.WRITTEN).write_text(json.dumps(record))
+    setup_lab.setup(tmp_path)
+    assert overrides.read_bytes() == (ROOT / "tools" / "jupyterlab_overrides.json").read_bytes()

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -38,6 +39,7 @@ WINDOWS = os.name == "nt"
 EXTRAS = "lab"  # pyproject.toml's extra for the notebooks (environment.yml installs the same)
 INSTALL = ["-m", "pip", "install", "-c", "constraints.txt", "-e", f".[{EXTRAS}]"]
 STAMP = ".installed-lab"  # in the environment: what the last install was made from
+WRITTEN = ".d2l-helpers-settings.json"  # in the environment: the settings files this script wrote, with their SHA-1
 # (the file in tools/, where it lands in the environment), each copied when it exists
 SETTINGS = [
     ("jupyterlab_overrides.json", ("share", "jupyter", "lab", "settings", "overrides.json")),
@@ -77,6 +79,10 @@ def _run(command: list[str], dry_run: bool) -> None:
         subprocess.run(command, cwd=ROOT, check=True)
 
 
+def _sha1(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
 def setup(env: Path | None, dry_run: bool = False) -> Path:
     """Steps 1-3; returns the environment's folder (``env``, or the running Python's when None)."""
     if env is None:
@@ -91,13 +97,28 @@ def setup(env: Path | None, dry_run: bool = False) -> Path:
         print(f"{env}: the packages are installed already (pyproject.toml and constraints.txt unchanged)")
     else:
         _run([str(python), *INSTALL], dry_run)
+    written = env / WRITTEN  # what this script wrote before: those files it may replace
+    ours = json.loads(written.read_text()) if written.is_file() else {}
     for name, where in SETTINGS:
         source, target = ROOT / "tools" / name, env.joinpath(*where)
-        if source.is_file():
-            print(f"+ copy {source.relative_to(ROOT).as_posix()} {target}", flush=True)
-            if not dry_run:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source, target)
+        if not source.is_file():
+            continue
+        if target.is_file() and target.read_bytes() != source.read_bytes() and ours.get(str(target)) != _sha1(target):
+            # a file of the user's own (a conda base environment's settings, say): never overwritten
+            print(
+                f"! {target} exists and was not written by this script: left as it is. Merge "
+                f"tools/{name} into it by hand, or start JupyterLab with its settings another way "
+                "(jupyter lab --config=tools/jupyter_server_config.py).",
+                flush=True,
+            )
+            continue
+        print(f"+ copy {source.relative_to(ROOT).as_posix()} {target}", flush=True)
+        if not dry_run:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            ours[str(target)] = _sha1(target)
+    if not dry_run:
+        written.write_text(json.dumps(ours, indent=1) + "\n")
     if not dry_run:
         stamp.write_text(_fingerprint(python) + "\n")
     return env
