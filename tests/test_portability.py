@@ -30,9 +30,7 @@ POSIX_ONLY = {
     },
 }  # fmt: skip
 POSIX_MODULES = {"fcntl", "resource", "termios", "pwd", "grp", "pty", "tty", "posix", "crypt"}
-# On the `sweep` branch (issue 16): the sweep modules guard their own calls, and test them there.
-# Delete an entry once that branch is merged; the test then checks those files too.
-NOT_YET = {"sweep.py": {"getpgrp"}, "sweep_results.py": {"pread"}}
+NOT_YET: dict[str, set[str]] = {}  # (none left: the sweep guards os.getpgrp and reads without os.pread)
 FILES = sorted((ROOT / "d2l_helpers").glob("*.py")) + [ROOT / "tools" / "setup_lab.py"]
 
 
