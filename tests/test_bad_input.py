@@ -37,7 +37,6 @@ from unittest import mock
 import numpy as np
 import pytest
 import torch
-from fakes import FakeDisplay
 from torch import nn
 from torch.nn import functional as F
 
@@ -1179,10 +1178,12 @@ class _Panel:
     def __init__(self, monkeypatch, sigint=False):
         self.pngs, self.sigint = [], sigint
         monkeypatch.setattr(db, "_in_kernel", lambda: True)
-        monkeypatch.setattr(db, "show_panel", lambda box, display=None: FakeDisplay())
-        monkeypatch.setattr(db, "finish_panel", self.finish)
+        monkeypatch.setattr(db, "show_panel", lambda box, png, **_: self)  # this object is the shown panel
 
-    def finish(self, handle, png, widgets, images=()):
+    def keep(self, make_png):  # (the frame a save keeps: not needed here)
+        return False
+
+    def finish(self, png, widgets, images=()):
         if self.sigint:  # a second Ctrl-C while the panel turns into its PNG
             os.kill(os.getpid(), signal.SIGINT)
         self.pngs.append(png)
@@ -1190,25 +1191,28 @@ class _Panel:
             widget.close()
 
 
-# Where the second Ctrl-C comes (the first: during epoch 1's second minibatch). Epoch 1 then ends and
-# logs its sample, predict('time traveller'): prediction steps 1-63 (13 of the prefix, 50 predicted);
-# the panel closes; the closing lines predict 'time traveller' (steps 64-126) and 'traveller' (127-184).
+# Where the second Ctrl-C comes: (the minibatch of epoch 1 where the first one comes, the prediction step of the
+# second, or None: while the panel closes). A first Ctrl-C in the epoch's last minibatch lets epoch 1 finish and
+# log its sample, predict('time traveller'): prediction steps 1-63 (13 of the prefix, 50 predicted); one in its
+# second minibatch leaves a partial epoch, which logs nothing. The panel then closes, and the closing lines predict
+# 'time traveller' (the next 63 steps) and 'traveller' (the 58 after them).
 SECOND_CTRL_C = {
-    "in-the-epochs-sample": 5,
-    "while-the-panel-closes": None,
-    "in-the-first-closing-prediction": 70,
-    "in-the-second-closing-prediction": 130,
+    "in-the-epochs-sample": ("last", 5),
+    "while-the-panel-closes": (2, None),
+    "in-the-first-closing-prediction": (2, 5),
+    "in-the-second-closing-prediction": (2, 70),
 }
 
 
 @pytest.mark.parametrize("where", sorted(SECOND_CTRL_C))
 def test_a_second_ctrl_c_during_the_closing_lines_still_ends_as_training_interrupted(monkeypatch, where):
     train_iter, vocab = _zh_data()
-    at_step = SECOND_CTRL_C[where]
+    first, at_step = SECOND_CTRL_C[where]
+    first = sum(1 for _ in train_iter) if first == "last" else first
     panel = _Panel(monkeypatch, sigint=at_step is None)
     net = _SigintInPrediction(len(vocab), at_step or -1)
     handler = signal.getsignal(signal.SIGINT)
-    err = _catch(lambda: _train(net, train_iter=_SigintAtBatch(train_iter, 1, 2), num_epochs=5, plot="widget"))
+    err = _catch(lambda: _train(net, train_iter=_SigintAtBatch(train_iter, 1, first), num_epochs=5, plot="widget"))
     assert isinstance(err, d2l.TrainingInterrupted), f"{type(err).__name__}: {err}"
     assert "Interrupted in epoch 1 of 5" in str(err) and err.result.interrupted
     assert len(panel.pngs) == 1 and panel.pngs[0].startswith(b"\x89PNG")  # the panel became its PNG
@@ -1240,7 +1244,9 @@ def test_a_second_ctrl_c_in_fit_still_ends_as_training_interrupted(monkeypatch, 
 
         monkeypatch.setattr(model, "predict", sigint_in_predict)
     trainer = d2l.Trainer(max_epochs=5, gradient_clip_val=1, plot="widget")
-    err = _catch(lambda: trainer.fit(model, _SigintAt(data, epoch=1, batch=2)))
+    # the first Ctrl-C in epoch 1's last minibatch: that epoch finishes, so its sample is drawn (a partial one is not)
+    last = len(data.train_dataloader()) if where == "in-the-epochs-sample" else 2
+    err = _catch(lambda: trainer.fit(model, _SigintAt(data, epoch=1, batch=last)))
     assert isinstance(err, d2l.TrainingInterrupted), f"{type(err).__name__}: {err}"
     assert where != "in-the-epochs-sample" or steps  # the second Ctrl-C came from the sample
     assert err.result is trainer.history and d2l.last_history() is trainer.history
