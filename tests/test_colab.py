@@ -83,7 +83,9 @@ class RecordingClient(NotebookClient):
 
     def process_message(self, msg, cell, cell_index):
         data = msg.get("content", {}).get("data", {})
-        if isinstance(data, dict) and WIDGET_VIEW in data:
+        # (a panel's kept frame, the picture a save keeps, is an output of its own: not a panel)
+        frame = "frame_of" in msg.get("content", {}).get("metadata", {}).get("d2l_helpers", {})
+        if isinstance(data, dict) and WIDGET_VIEW in data and not frame and msg.get("msg_type") == "display_data":
             self.views.setdefault(cell_index, []).append(data[WIDGET_VIEW])
         return super().process_message(msg, cell, cell_index)
 
