@@ -130,7 +130,7 @@ def test_widget_mode_displays_once_then_updates_in_place_and_never_clears(kernel
     for epoch, ppl in enumerate([25.0, 18.0, 12.0, 9.0, 7.0], start=1):
         animator.add(epoch, [ppl])
     assert len(fake.shown) == 1 and len(fake.updates) == 4  # one display, updated in place
-    assert animator.handle is fake
+    assert animator.handle.display is fake  # (the handle of the one display)
     assert cleared == []  # the cell's printed output stays
     for bundle in fake.bundles:
         assert set(bundle) == {"image/png", "text/plain"}
