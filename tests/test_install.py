@@ -50,6 +50,17 @@ def _setup_lab_commands(*args):
     return [line[2:] for line in out.splitlines() if line.startswith("+ ")]
 
 
+def _outside_make(env=None):
+    """The environment without what a parent make passes down (CI runs the tests under `make test`).
+
+    With MAKELEVEL set, make prints "make[1]: Entering/Leaving directory" around what it runs.
+    """
+    env = dict(os.environ if env is None else env)
+    for name in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "MAKE_TERMOUT", "MAKE_TERMERR"):
+        env.pop(name, None)
+    return env
+
+
 def test_make_lab_runs_the_set_up_script():
     out = subprocess.run(
         ["make", "-n", "-B", "lab", "VENV=/nonexistent-venv", "PYTHON=python3"],
@@ -57,6 +68,7 @@ def test_make_lab_runs_the_set_up_script():
         capture_output=True,
         text=True,
         check=True,
+        env=_outside_make(),
     ).stdout.splitlines()
     assert "python3 tools/setup_lab.py --venv /nonexistent-venv --no-launch" in out  # make lab-setup
     assert out[-1] == "python3 tools/setup_lab.py --venv /nonexistent-venv"  # then it opens JupyterLab
@@ -240,7 +252,7 @@ def test_make_test_says_what_is_missing_without_python_3_13(tmp_path):
         (["COLAB_PYTHON=" + sys.executable], "is not a Python 3.13 that runs"),  # (a 3.11)
         ([], "none was found (no python3.13 that runs on PATH, none from pyenv)"),
     ):
-        env = dict(os.environ)
+        env = _outside_make()
         if not extra:  # no python3.13, no pyenv: a PATH with make and the shell only
             env["PATH"] = "/usr/bin:/bin"
             env.pop("PYENV_ROOT", None)
