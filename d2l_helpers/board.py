@@ -170,14 +170,14 @@ def _values(board) -> str:
 
 
 class FitProgress:
-    """What ``Trainer.fit`` shows: the board live, a caption and a progress line with ETA and speed, the latest sample.
+    """What ``Trainer.fit`` shows: the board live, a progress line with ETA and speed, the latest sample.
 
     ``mode`` is the dashboard's (``'auto'``, ``'widget'``, ``'text'``, ``'off'``;
     ``$D2L_PLOT``). Widget mode: one panel shown with ``dashboard.show_panel``,
     refreshed at most as often as the dashboard's rate limit allows, and
     replaced in place by a static PNG at the end (``Panel.finish``). The
-    caption (epoch and the latest value of every series) and the progress line
-    (epoch, elapsed, ETA, speed) change together every epoch. Text mode: one
+    progress line (epoch, elapsed, ETA, speed, the latest value of every
+    series) changes every epoch. Text mode: one
     line per epoch. ``unit`` names what the speed counts ('tokens' or
     'examples'). ``clock``/``cpu_clock`` can be replaced (tests).
     """
@@ -207,12 +207,11 @@ class FitProgress:
         width = self.plot.figure.canvas.get_width_height()[0]
         self.image = widgets.Image(value=self.plot.frame(), format="png", layout={"width": f"{width}px"})
         self.bar = widgets.IntProgress(value=0, min=0, max=self.max_epochs, description="epoch", bar_style="info")
-        self.caption = widgets.Label(f"epoch 0/{self.max_epochs}")
-        self.timing = widgets.Label(_db._timing(0, self.max_epochs, 0.0))
+        self.timing = widgets.Label(f"epoch {_db._timing(0, self.max_epochs, 0.0)}")
+        self.caption = self.timing  # (one label, as train_ch8's panel)
         self.text = widgets.HTML("")
-        row = widgets.HBox([self.bar, self.timing])
-        self.box = widgets.VBox([self.caption, self.image, row, self.text])
-        self.widgets = [self.box, row, self.caption, self.image, self.bar, self.timing, self.text]
+        self.box = widgets.VBox([self.timing, self.image, self.bar, self.text])
+        self.widgets = [self.box, self.timing, self.image, self.bar, self.text]
         self.panel = _db.show_panel(self.box, self.plot.saved(_db.SAVED_CAPTION), clock=self.clock)
 
     def _line(self, epoch, elapsed):
@@ -237,10 +236,9 @@ class FitProgress:
             return
         if self.mode != "widget":
             return
-        # caption and progress line together, every epoch, as train_ch8's panel
+        # one progress line, every epoch, as train_ch8's panel
         values = _values(self.board)
-        self.caption.value = f"epoch {epoch}/{self.max_epochs}" + (f" · {values}" if values else "")
-        self.timing.value = self._line(epoch, elapsed)
+        self.timing.value = f"epoch {self._line(epoch, elapsed)}" + (f" · {values}" if values else "")
         if sample is not None:
             self.sample = sample
             self.text.value = (

@@ -10,8 +10,8 @@
 ``make_progress`` returns one of three displays, chosen by ``plot=``:
 
 * ``'widget'``: one compact panel of core ipywidgets (so it works in Colab
-  too): a caption (epoch, perplexity), a perplexity-per-epoch plot, a progress
-  bar with a progress line (epoch, elapsed time, ETA, tokens/s), and the
+  too): one progress line above the plot (epoch, perplexity, elapsed time,
+  ETA, tokens/s), a perplexity-per-epoch plot, a progress bar, and the
   latest sample (with its epoch). It never clears the cell's output, so the
   lines the book prints stay. Beside the widgets, the same output carries the
   latest frame as a PNG captioned "saved while training ran: run the cell
@@ -34,11 +34,11 @@ figure leaks into the notebook. Drawing takes time away from training, so the
 plot is redrawn at most about every two seconds (and never so often that
 drawing would take more than ~1 % of the time); the first point, the last
 epoch and the final figure are always drawn. The progress line (epoch,
-elapsed time, ETA, tokens/s) and the caption above the plot (epoch,
-perplexity) change every epoch, together, so they never show two different
-epochs: a few bytes, no drawing. The caption is a label, not text drawn into
-the image. A run stopped by Kernel > Interrupt plots only the epochs it
-finished: the partial epoch is in the weights, not in the curve or the speed.
+perplexity, elapsed time, ETA, tokens/s) changes every epoch: one label, so
+the panel never shows two different epochs in words; one widget message of a
+few bytes, no drawing. It is a label, not text drawn into the image. A run
+stopped by Kernel > Interrupt plots only the epochs it finished: the partial
+epoch is in the weights, not in the curve or the speed.
 The live y-axis fits the values seen so far, on a 1-2-5 grid. Between changes of the axis
 limits a frame only redraws the lines onto a cached background (blitting):
 a few milliseconds instead of a full draw.
@@ -530,14 +530,13 @@ class WidgetProgress:
         # At its own size: a VBox would stretch it to the page's width, blurred.
         self.image = widgets.Image(value=self.plot.frame(), format="png", layout={"width": f"{width}px"})
         self.bar = widgets.IntProgress(value=0, min=0, max=num_epochs, description="epoch", bar_style="info")
-        # The caption is a widget, not text drawn in the image: drawing the title
-        # took as long as the rest of a frame. The final PNG has it drawn.
-        self.caption = widgets.Label(f"epoch 0/{num_epochs}")
-        self.timing = widgets.Label(_timing(0, num_epochs, 0.0))
+        # The progress line is a widget, not text drawn in the image: drawing the title
+        # took as long as the rest of a frame. The final PNG has its title drawn.
+        self.timing = widgets.Label(f"epoch {_timing(0, num_epochs, 0.0)}")
+        self.caption = self.timing  # (one label: the epoch in words is said once)
         self.text = widgets.HTML(_sample_html("…"))
-        row = widgets.HBox([self.bar, self.timing])
-        self.box = widgets.VBox([self.caption, self.image, row, self.text])
-        self.widgets = [self.box, row, self.caption, self.image, self.bar, self.timing, self.text]
+        self.box = widgets.VBox([self.timing, self.image, self.bar, self.text])
+        self.widgets = [self.box, self.timing, self.image, self.bar, self.text]
         self.panel = show_panel(self.box, self.plot.saved(SAVED_CAPTION), display=display, clock=clock)
         self.t0 = clock()
 
@@ -546,20 +545,19 @@ class WidgetProgress:
         return self.panel.handle
 
     def update(self, epoch, perplexity, heldout=None, tokens_per_sec=None, sample=None, logged=True):
-        """Every finished epoch: the caption and the progress line; the plot when the rate limit allows."""
+        """Every finished epoch: the progress line; the plot when the rate limit allows."""
         self.plot.add(epoch, perplexity, heldout)
         self.point = (epoch, perplexity, heldout, tokens_per_sec)
         if heldout is not None:
             self.heldout = (epoch, heldout)
-        # Caption and progress line together, every epoch: they always show the same epoch.
-        # (The bar, a third widget message, moves with the plot.)
-        self.caption.value = f"epoch {epoch}/{self.num_epochs} · {_perplexities(perplexity)}" + (
-            ""
-            if self.heldout is None
-            else f" · held-out {self.heldout[1]:.2f}"
-            + ("" if self.heldout[0] == epoch else f" (epoch {self.heldout[0]})")
-        )
-        self.timing.value = _timing(epoch, self.num_epochs, self.clock() - self.t0, tokens_per_sec)
+        # One line, every epoch (the bar, a second widget message, moves with the plot):
+        # 'epoch 34/60 · 0:14 elapsed · ETA 0:11 · 41,234 tokens/s · perplexity 14.57 · held-out 15.20 (epoch 30)'
+        held = ""
+        if self.heldout is not None:
+            measured, value = self.heldout
+            held = f" · held-out {value:.2f}" + ("" if measured == epoch else f" (epoch {measured})")
+        timing = _timing(epoch, self.num_epochs, self.clock() - self.t0, tokens_per_sec)
+        self.timing.value = f"epoch {timing} · {_perplexities(perplexity)}{held}"
         self.progress_updates += 1
         if sample is not None:
             self.sample = sample
