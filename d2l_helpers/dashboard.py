@@ -265,10 +265,9 @@ def _stamped_png(ax, title, text) -> bytes:
 
     canvas = ax.figure.canvas
     rgba = np.asarray(canvas.buffer_rgba())  # (height, width, 4), the frame just drawn
-    key = (text, tuple(ax.get_position().bounds), rgba.shape)
-    cached = getattr(title, "_d2l_stamp", None)
-    if cached is not None and cached[0] == key:
-        rows, cols, patch = cached[1:]
+    key = (text, tuple(ax.get_position().bounds), rgba.shape, title.get_fontsize(), title.get_position())
+    if key in _STAMPS:  # (the same caption at the same place: every panel of this kernel after the first)
+        rows, cols, patch = _STAMPS[key]
         rgba[rows, cols] = patch
         return _png(canvas)
     old_text, old_color = title.get_text(), title.get_color()
@@ -283,8 +282,11 @@ def _stamped_png(ax, title, text) -> bytes:
     height, width = rgba.shape[:2]
     rows = slice(max(int(height - box.y1) - 1, 0), min(int(height - box.y0) + 2, height))
     cols = slice(max(int(box.x0) - 1, 0), min(int(box.x1) + 2, width))
-    title._d2l_stamp = (key, rows, cols, rgba[rows, cols].copy())
+    _STAMPS[key] = (rows, cols, rgba[rows, cols].copy())
     return _png(canvas)
+
+
+_STAMPS: dict = {}  # the pixels of each caption drawn so far, by caption and place
 
 
 def _fit_title(figure, title):
