@@ -27,6 +27,7 @@ import math
 import time
 
 from . import dashboard as _db
+from . import figures as _fig
 
 __all__ = ["BoardPlot", "FitProgress", "ProgressBoard"]
 
@@ -105,7 +106,7 @@ class BoardPlot:
 
     def __init__(self, board, figsize=(5.6, 2.8), dpi=100):
         self.board = board
-        self.figure = _db._new_figure(figsize, dpi)
+        self.figure = _fig._new_figure(figsize, dpi)
         self.figure.subplots_adjust(left=0.12, right=0.98, top=0.9, bottom=0.17)
         self.ax = self.figure.add_subplot()
         self.ax.tick_params(labelsize=8)
@@ -128,7 +129,7 @@ class BoardPlot:
         if log != self.log:
             self.log = log
             if log:
-                _db._style_axes(ax)  # perplexity: log axis, plain 1-2-5 labels
+                _fig._style_axes(ax)  # perplexity: log axis, plain 1-2-5 labels
             else:
                 ax.set_yscale(board.yscale)
         ax.set_xscale(board.xscale)
@@ -140,7 +141,7 @@ class BoardPlot:
         if board.ylim:
             ax.set_ylim(*board.ylim)
         elif ys and log:
-            ax.set_ylim(*_db._nice_limits(ys))
+            ax.set_ylim(*_fig._nice_limits(ys))
         elif ys:
             low, high = min(ys), max(ys)
             pad = (high - low) * 0.05 or abs(high) * 0.05 or 1.0
@@ -152,16 +153,16 @@ class BoardPlot:
     def frame(self, title="") -> bytes:
         self.update()
         self.title.set_text(title)
-        return _db._png(self.figure.canvas, redraw=True)
+        return _fig._png(self.figure.canvas, redraw=True)
 
     def saved(self, caption) -> bytes:
         """The latest frame with ``caption`` in the title slot: what a notebook saved mid-run shows."""
-        return _db._stamped_png(self.ax, self.title, caption)
+        return _fig._stamped_png(self.ax, self.title, caption)
 
     def finish(self, title="") -> bytes:
         self.frame(title)
-        _db._fit_title(self.figure, self.title)  # a long title in two lines
-        return _db._png(self.figure.canvas, redraw=True)
+        _fig._fit_title(self.figure, self.title)  # a long title in two lines
+        return _fig._png(self.figure.canvas, redraw=True)
 
 
 def _values(board) -> str:

@@ -26,6 +26,7 @@ from torch import nn
 
 import d2l_helpers as d2l
 from d2l_helpers import dashboard as db
+from d2l_helpers import figures
 from d2l_helpers.train import History
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -307,7 +308,7 @@ def test_live_y_axis_fits_the_values_seen_so_far():
     + [([0.4, 2.0], (0.2, 5.0))],
 )
 def test_axis_limits_snap_to_1_2_5_and_never_below_1_for_perplexity(values, limits):
-    assert db._nice_limits(values) == limits
+    assert figures._nice_limits(values) == limits
 
 
 # --------------------------------------------------------------------------
