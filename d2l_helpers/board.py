@@ -27,6 +27,7 @@ import math
 import time
 
 from . import dashboard as _db
+from . import figures as _fig
 
 __all__ = ["BoardPlot", "FitProgress", "ProgressBoard"]
 
@@ -105,7 +106,7 @@ class BoardPlot:
 
     def __init__(self, board, figsize=(5.6, 2.8), dpi=100):
         self.board = board
-        self.figure = _db._new_figure(figsize, dpi)
+        self.figure = _fig._new_figure(figsize, dpi)
         self.figure.subplots_adjust(left=0.12, right=0.98, top=0.9, bottom=0.17)
         self.ax = self.figure.add_subplot()
         self.ax.tick_params(labelsize=8)
@@ -128,7 +129,7 @@ class BoardPlot:
         if log != self.log:
             self.log = log
             if log:
-                _db._style_axes(ax)  # perplexity: log axis, plain 1-2-5 labels
+                _fig._style_axes(ax)  # perplexity: log axis, plain 1-2-5 labels
             else:
                 ax.set_yscale(board.yscale)
         ax.set_xscale(board.xscale)
@@ -140,7 +141,7 @@ class BoardPlot:
         if board.ylim:
             ax.set_ylim(*board.ylim)
         elif ys and log:
-            ax.set_ylim(*_db._nice_limits(ys))
+            ax.set_ylim(*_fig._nice_limits(ys))
         elif ys:
             low, high = min(ys), max(ys)
             pad = (high - low) * 0.05 or abs(high) * 0.05 or 1.0
@@ -152,16 +153,16 @@ class BoardPlot:
     def frame(self, title="") -> bytes:
         self.update()
         self.title.set_text(title)
-        return _db._png(self.figure.canvas, redraw=True)
+        return _fig._png(self.figure.canvas, redraw=True)
 
     def saved(self, caption) -> bytes:
         """The latest frame with ``caption`` in the title slot: what a notebook saved mid-run shows."""
-        return _db._stamped_png(self.ax, self.title, caption)
+        return _fig._stamped_png(self.ax, self.title, caption)
 
     def finish(self, title="") -> bytes:
         self.frame(title)
-        _db._fit_title(self.figure, self.title)  # a long title in two lines
-        return _db._png(self.figure.canvas, redraw=True)
+        _fig._fit_title(self.figure, self.title)  # a long title in two lines
+        return _fig._png(self.figure.canvas, redraw=True)
 
 
 def _values(board) -> str:
@@ -170,14 +171,14 @@ def _values(board) -> str:
 
 
 class FitProgress:
-    """What ``Trainer.fit`` shows: the board live, a caption and a progress line with ETA and speed, the latest sample.
+    """What ``Trainer.fit`` shows: the board live, a progress line with ETA and speed, the latest sample.
 
     ``mode`` is the dashboard's (``'auto'``, ``'widget'``, ``'text'``, ``'off'``;
     ``$D2L_PLOT``). Widget mode: one panel shown with ``dashboard.show_panel``,
     refreshed at most as often as the dashboard's rate limit allows, and
     replaced in place by a static PNG at the end (``Panel.finish``). The
-    caption (epoch and the latest value of every series) and the progress line
-    (epoch, elapsed, ETA, speed) change together every epoch. Text mode: one
+    progress line (epoch, elapsed, ETA, speed, the latest value of every
+    series) changes every epoch. Text mode: one
     line per epoch. ``unit`` names what the speed counts ('tokens' or
     'examples'). ``clock``/``cpu_clock`` can be replaced (tests).
     """
@@ -207,12 +208,11 @@ class FitProgress:
         width = self.plot.figure.canvas.get_width_height()[0]
         self.image = widgets.Image(value=self.plot.frame(), format="png", layout={"width": f"{width}px"})
         self.bar = widgets.IntProgress(value=0, min=0, max=self.max_epochs, description="epoch", bar_style="info")
-        self.caption = widgets.Label(f"epoch 0/{self.max_epochs}")
-        self.timing = widgets.Label(_db._timing(0, self.max_epochs, 0.0))
+        self.timing = widgets.Label(f"epoch {_db._timing(0, self.max_epochs, 0.0)}")
+        self.caption = self.timing  # (one label, as train_ch8's panel)
         self.text = widgets.HTML("")
-        row = widgets.HBox([self.bar, self.timing])
-        self.box = widgets.VBox([self.caption, self.image, row, self.text])
-        self.widgets = [self.box, row, self.caption, self.image, self.bar, self.timing, self.text]
+        self.box = widgets.VBox([self.timing, self.image, self.bar, self.text])
+        self.widgets = [self.box, self.timing, self.image, self.bar, self.text]
         self.panel = _db.show_panel(self.box, self.plot.saved(_db.SAVED_CAPTION), clock=self.clock)
 
     def _line(self, epoch, elapsed):
@@ -237,10 +237,9 @@ class FitProgress:
             return
         if self.mode != "widget":
             return
-        # caption and progress line together, every epoch, as train_ch8's panel
+        # one progress line, every epoch, as train_ch8's panel
         values = _values(self.board)
-        self.caption.value = f"epoch {epoch}/{self.max_epochs}" + (f" · {values}" if values else "")
-        self.timing.value = self._line(epoch, elapsed)
+        self.timing.value = f"epoch {self._line(epoch, elapsed)}" + (f" · {values}" if values else "")
         if sample is not None:
             self.sample = sample
             self.text.value = (

@@ -10,8 +10,8 @@
 ``make_progress`` returns one of three displays, chosen by ``plot=``:
 
 * ``'widget'``: one compact panel of core ipywidgets (so it works in Colab
-  too): a caption (epoch, perplexity), a perplexity-per-epoch plot, a progress
-  bar with a progress line (epoch, elapsed time, ETA, tokens/s), and the
+  too): one progress line above the plot (epoch, perplexity, elapsed time,
+  ETA, tokens/s), a perplexity-per-epoch plot, a progress bar, and the
   latest sample (with its epoch). It never clears the cell's output, so the
   lines the book prints stay. Beside the widgets, the same output carries the
   latest frame as a PNG captioned "saved while training ran: run the cell
@@ -34,11 +34,11 @@ figure leaks into the notebook. Drawing takes time away from training, so the
 plot is redrawn at most about every two seconds (and never so often that
 drawing would take more than ~1 % of the time); the first point, the last
 epoch and the final figure are always drawn. The progress line (epoch,
-elapsed time, ETA, tokens/s) and the caption above the plot (epoch,
-perplexity) change every epoch, together, so they never show two different
-epochs: a few bytes, no drawing. The caption is a label, not text drawn into
-the image. A run stopped by Kernel > Interrupt plots only the epochs it
-finished: the partial epoch is in the weights, not in the curve or the speed.
+perplexity, elapsed time, ETA, tokens/s) changes every epoch: one label, so
+the panel never shows two different epochs in words; one widget message of a
+few bytes, no drawing. It is a label, not text drawn into the image. A run
+stopped by Kernel > Interrupt plots only the epochs it finished: the partial
+epoch is in the weights, not in the curve or the speed.
 The live y-axis fits the values seen so far, on a 1-2-5 grid. Between changes of the axis
 limits a frame only redraws the lines onto a cached background (blitting):
 a few milliseconds instead of a full draw.
@@ -51,16 +51,23 @@ matplotlib and ipywidgets are imported only when a plot is made.
 
 from __future__ import annotations
 
-import functools
 import html
 import math
 import os
-import struct
 import sys
 import time
 import warnings
-import zlib
 
+from .figures import (  # noqa: F401 (re-exported: plotting.py and older code import them from here)
+    PerplexityPlot,
+    _fit_title,
+    _new_figure,
+    _nice_limits,
+    _png,
+    _stamped_png,
+    _style_axes,
+    plot_histories,
+)
 from .panels import PLAIN_TEXT, SAVED_CAPTION, WIDGET_VIEW, Panel, finish_panel, show_panel  # (re-exported)
 
 __all__ = [
@@ -197,257 +204,6 @@ def fast_path_note(name: str) -> str:
 
 
 # --------------------------------------------------------------------------
-# The figure
-# --------------------------------------------------------------------------
-
-
-@functools.cache
-def _figure_class():
-    """``matplotlib.figure.Figure`` that shows as a PNG in a notebook, without pyplot."""
-    from matplotlib.figure import Figure
-
-    class PerplexityFigure(Figure):
-        def _repr_png_(self):
-            return _png(self.canvas, redraw=True)
-
-    return PerplexityFigure
-
-
-def _new_figure(figsize, dpi=100):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    figure = _figure_class()(figsize=figsize, dpi=dpi)
-    FigureCanvasAgg(figure)  # attaches itself as figure.canvas
-    return figure
-
-
-def _png_chunk(tag: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
-
-
-def _png(canvas, redraw=False) -> bytes:
-    """The canvas as PNG bytes: 8-bit RGB, rows unfiltered, zlib level 3.
-
-    Written here rather than by Pillow: Pillow tries every PNG row filter on
-    every row, which took two thirds of a live frame's time; a plot is mostly
-    flat colour, which deflate compresses as well without filtering (the
-    files come out no larger).
-    """
-    import numpy as np
-
-    if redraw:
-        canvas.draw()
-    rgba = np.asarray(canvas.buffer_rgba())
-    height, width = rgba.shape[:2]
-    rows = np.zeros((height, 1 + 3 * width), np.uint8)  # each row: filter type 0 (none), then R G B ...
-    rows[:, 1:] = rgba[:, :, :3].reshape(height, 3 * width)
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits, truecolour, no interlace
-    return b"".join(
-        [
-            b"\x89PNG\r\n\x1a\n",
-            _png_chunk(b"IHDR", header),
-            _png_chunk(b"IDAT", zlib.compress(rows.tobytes(), 3)),
-            _png_chunk(b"IEND", b""),
-        ]
-    )
-
-
-def _stamped_png(ax, title, text) -> bytes:
-    """The canvas as it is (the latest frame), with ``text`` drawn in the ``title`` slot, as PNG bytes.
-
-    This is the frame a notebook saved mid-run keeps: the caption says what it
-    is. Drawing text costs about three live frames, so the caption is drawn
-    once, in dark red over the empty title slot, and its pixels are kept; later
-    frames get those pixels pasted in (while the axes stay where they were).
-    ``title`` is left as it was (its text and colour): the next frame is unchanged.
-    """
-    import numpy as np
-
-    canvas = ax.figure.canvas
-    rgba = np.asarray(canvas.buffer_rgba())  # (height, width, 4), the frame just drawn
-    key = (text, tuple(ax.get_position().bounds), rgba.shape)
-    cached = getattr(title, "_d2l_stamp", None)
-    if cached is not None and cached[0] == key:
-        rows, cols, patch = cached[1:]
-        rgba[rows, cols] = patch
-        return _png(canvas)
-    old_text, old_color = title.get_text(), title.get_color()
-    title.set_text(text)
-    title.set_color("#a00000")
-    try:
-        ax.draw_artist(title)
-        box = title.get_window_extent(canvas.get_renderer())  # (pixels, origin at the bottom left)
-    finally:
-        title.set_text(old_text)
-        title.set_color(old_color)
-    height, width = rgba.shape[:2]
-    rows = slice(max(int(height - box.y1) - 1, 0), min(int(height - box.y0) + 2, height))
-    cols = slice(max(int(box.x0) - 1, 0), min(int(box.x1) + 2, width))
-    title._d2l_stamp = (key, rows, cols, rgba[rows, cols].copy())
-    return _png(canvas)
-
-
-def _fit_title(figure, title):
-    """Make a drawn figure's ``title`` fit the image: two lines (split at a " · ") if too wide, room above if too tall.
-
-    For a final figure (the live ones keep their layout): call it after a
-    draw, then draw again.
-    """
-    renderer = figure.canvas.get_renderer()
-    width, height = figure.bbox.width - 4, figure.bbox.height - 2
-    parts = title.get_text().split(" · ")
-    for k in range(len(parts) - 1, 0, -1):
-        if title.get_window_extent(renderer).x1 <= width:
-            break
-        title.set_text(" · ".join(parts[:k]) + "\n" + " · ".join(parts[k:]))
-    top = title.get_window_extent(renderer).y1
-    if top > height:
-        figure.subplots_adjust(top=figure.subplotpars.top - (top - height) / figure.bbox.height)
-
-
-def _nice(value, up):
-    """The nearest of ..., 1, 2, 5, 10, 20, 50, ... above (``up``) or below ``value`` > 0."""
-    exponent = math.floor(math.log10(value))
-    steps = [m * 10.0**exponent for m in (1, 2, 5, 10)]
-    return min(s for s in steps if s >= value * (1 - 1e-9)) if up else max(s for s in steps if s <= value * (1 + 1e-9))
-
-
-def _nice_limits(values):
-    """Log-axis limits on the 1-2-5 grid around ``values``; never below 1 if no value is (perplexity)."""
-    values = [v for v in values if math.isfinite(v) and v > 0]
-    if not values:
-        return (1.0, 50.0)
-    low, high = min(values), max(values)
-    bottom = _nice(low / 1.05, up=False)
-    if low >= 1:
-        bottom = max(bottom, 1.0)  # perplexity is never below 1
-    return bottom, _nice(high * 1.05, up=True)
-
-
-def _style_axes(ax):
-    """Perplexity on a log axis with plain tick labels (1, 2, 5, 10, 20): readable from ~28 down to ~1."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
-
-    ax.set_yscale("log")
-    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 3.0, 5.0)))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
-    ax.yaxis.set_minor_formatter(NullFormatter())
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("epoch", fontsize=9)
-    ax.set_ylabel("perplexity", fontsize=9)
-    ax.yaxis.set_minor_locator(NullLocator())  # no unlabelled ticks: a third of the cost of a full draw
-    ax.tick_params(labelsize=8)
-    ax.grid(True, which="major", alpha=0.3)
-
-
-class PerplexityPlot:
-    """Training (and held-out) perplexity against epoch, drawn off-screen.
-
-    ``add`` appends a point, ``frame()`` renders the live figure to PNG bytes
-    and ``final(title)`` the finished one. The lines are created once and
-    their data replaced; while the axis limits stay the same a frame restores
-    the cached background (axes, ticks, labels) and draws only the lines.
-    """
-
-    def __init__(self, num_epochs, heldout=False, figsize=(5.6, 2.8), dpi=100):
-        self.figure = _new_figure(figsize, dpi)
-        self.figure.subplots_adjust(left=0.1, right=0.98, top=0.9, bottom=0.16)
-        self.ax = self.figure.add_subplot()
-        _style_axes(self.ax)
-        self.ax.set_xlim(0, max(num_epochs, 1))
-        self.epochs, self.perplexity, self.heldout_epochs, self.heldout = [], [], [], []
-        (self.train_line,) = self.ax.plot([], [], ".-", color="C0", markersize=4, label="training")
-        self.lines = [self.train_line]
-        if heldout:
-            (self.heldout_line,) = self.ax.plot([], [], ".--", color="C1", markersize=4, label="held-out")
-            self.lines.append(self.heldout_line)
-        self.ax.legend(loc="upper right", fontsize=8)
-        self.title = self.ax.set_title("", fontsize=9, loc="left")
-        # Animated artists are left out of canvas.draw(): the background holds
-        # everything else (the legend too: drawing it each frame would cost as
-        # much as the rest of the frame), and frame() draws these on top.
-        self.animated = [*self.lines, self.title]
-        for artist in self.animated:
-            artist.set_animated(True)
-        self.limits = None
-        self.background = None
-        self.full_draws = 0
-
-    def add(self, epoch, perplexity, heldout=None):
-        self.epochs.append(epoch)
-        self.perplexity.append(perplexity)
-        self.train_line.set_data(self.epochs, self.perplexity)
-        if heldout is not None and len(self.lines) > 1:
-            self.heldout_epochs.append(epoch)
-            self.heldout.append(heldout)
-            self.heldout_line.set_data(self.heldout_epochs, self.heldout)
-
-    def frame(self, title="") -> bytes:
-        """The live figure as PNG bytes."""
-        self.title.set_text(title)
-        limits = _nice_limits(self.perplexity + self.heldout)  # fits what has been seen so far
-        if limits != self.limits or self.background is None:
-            self.limits = limits
-            self.ax.set_ylim(*limits)
-            self.figure.canvas.draw()  # a full draw, without the animated artists
-            self.full_draws += 1
-            self.background = self.figure.canvas.copy_from_bbox(self.figure.bbox)
-        else:
-            self.figure.canvas.restore_region(self.background)
-        for artist in self.animated:
-            self.ax.draw_artist(artist)
-        return _png(self.figure.canvas)
-
-    def saved(self, caption) -> bytes:
-        """The latest frame with ``caption`` in the title slot: what a notebook saved mid-run shows."""
-        return _stamped_png(self.ax, self.title, caption)
-
-    def final(self, title="") -> bytes:
-        """The finished figure, with ``title``, as PNG bytes (a full draw; no frame() after it)."""
-        for artist in self.animated:
-            artist.set_animated(False)  # drawn in order, under the legend
-        self.title.set_text(title)
-        self.ax.set_ylim(*_nice_limits(self.perplexity + self.heldout))
-        self.background = None
-        self.figure.canvas.draw()
-        _fit_title(self.figure, self.title)  # a long title (held-out and speed) in two lines
-        return _png(self.figure.canvas, redraw=True)
-
-
-def plot_histories(histories, title=None, heldout=True):
-    """Perplexity per epoch of several runs on one figure, for comparing them.
-
-    ``histories`` maps a label to the :class:`~d2l_helpers.train.History` that
-    ``train_ch8`` returned. Held-out perplexity, where a run logged it, is
-    drawn dashed in the same colour (``heldout=False`` leaves it out). Returns
-    a ``matplotlib.figure.Figure`` drawn off-screen (no pyplot): as the last
-    expression of a notebook cell it shows as one PNG; ``fig.savefig(path)``
-    writes it to a file.
-    """
-    if not isinstance(histories, dict) or not histories:
-        raise TypeError(f"histories must be a non-empty dict {{label: History}}, got {type(histories).__name__}")
-    figure = _new_figure((6.4, 3.4))
-    ax = figure.add_subplot()
-    _style_axes(ax)
-    values = []
-    for i, (label, history) in enumerate(histories.items()):
-        if not hasattr(history, "perplexity") or not hasattr(history, "heldout_perplexity"):
-            raise TypeError(f"histories[{label!r}] must be a History (what train_ch8 returns)")
-        color = f"C{i % 10}"
-        ax.plot(history.epochs, history.perplexity, "-", color=color, label=str(label))
-        values += history.perplexity
-        if heldout and history.heldout_perplexity:
-            ax.plot(history.heldout_epochs, history.heldout_perplexity, ".--", color=color, label=f"{label} (held-out)")
-            values += history.heldout_perplexity
-    ax.set_ylim(*_nice_limits(values))
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=10)
-    figure.tight_layout()
-    return figure
-
-
-# --------------------------------------------------------------------------
 # When to redraw
 # --------------------------------------------------------------------------
 
@@ -530,14 +286,13 @@ class WidgetProgress:
         # At its own size: a VBox would stretch it to the page's width, blurred.
         self.image = widgets.Image(value=self.plot.frame(), format="png", layout={"width": f"{width}px"})
         self.bar = widgets.IntProgress(value=0, min=0, max=num_epochs, description="epoch", bar_style="info")
-        # The caption is a widget, not text drawn in the image: drawing the title
-        # took as long as the rest of a frame. The final PNG has it drawn.
-        self.caption = widgets.Label(f"epoch 0/{num_epochs}")
-        self.timing = widgets.Label(_timing(0, num_epochs, 0.0))
+        # The progress line is a widget, not text drawn in the image: drawing the title
+        # took as long as the rest of a frame. The final PNG has its title drawn.
+        self.timing = widgets.Label(f"epoch {_timing(0, num_epochs, 0.0)}")
+        self.caption = self.timing  # (one label: the epoch in words is said once)
         self.text = widgets.HTML(_sample_html("…"))
-        row = widgets.HBox([self.bar, self.timing])
-        self.box = widgets.VBox([self.caption, self.image, row, self.text])
-        self.widgets = [self.box, row, self.caption, self.image, self.bar, self.timing, self.text]
+        self.box = widgets.VBox([self.timing, self.image, self.bar, self.text])
+        self.widgets = [self.box, self.timing, self.image, self.bar, self.text]
         self.panel = show_panel(self.box, self.plot.saved(SAVED_CAPTION), display=display, clock=clock)
         self.t0 = clock()
 
@@ -546,20 +301,19 @@ class WidgetProgress:
         return self.panel.handle
 
     def update(self, epoch, perplexity, heldout=None, tokens_per_sec=None, sample=None, logged=True):
-        """Every finished epoch: the caption and the progress line; the plot when the rate limit allows."""
+        """Every finished epoch: the progress line; the plot when the rate limit allows."""
         self.plot.add(epoch, perplexity, heldout)
         self.point = (epoch, perplexity, heldout, tokens_per_sec)
         if heldout is not None:
             self.heldout = (epoch, heldout)
-        # Caption and progress line together, every epoch: they always show the same epoch.
-        # (The bar, a third widget message, moves with the plot.)
-        self.caption.value = f"epoch {epoch}/{self.num_epochs} · {_perplexities(perplexity)}" + (
-            ""
-            if self.heldout is None
-            else f" · held-out {self.heldout[1]:.2f}"
-            + ("" if self.heldout[0] == epoch else f" (epoch {self.heldout[0]})")
-        )
-        self.timing.value = _timing(epoch, self.num_epochs, self.clock() - self.t0, tokens_per_sec)
+        # One line, every epoch (the bar, a second widget message, moves with the plot):
+        # 'epoch 34/60 · 0:14 elapsed · ETA 0:11 · 41,234 tokens/s · perplexity 14.57 · held-out 15.20 (epoch 30)'
+        held = ""
+        if self.heldout is not None:
+            measured, value = self.heldout
+            held = f" · held-out {value:.2f}" + ("" if measured == epoch else f" (epoch {measured})")
+        timing = _timing(epoch, self.num_epochs, self.clock() - self.t0, tokens_per_sec)
+        self.timing.value = f"epoch {timing} · {_perplexities(perplexity)}{held}"
         self.progress_updates += 1
         if sample is not None:
             self.sample = sample

@@ -28,17 +28,8 @@ import textwrap
 import time
 import warnings
 
-from .dashboard import (
-    RateLimiter,
-    _fmt_time,
-    _have_ipywidgets,
-    _in_kernel,
-    _new_figure,
-    _png,
-    _stamped_png,
-    resolve_mode,
-    show_panel,
-)
+from .dashboard import RateLimiter, _fmt_time, _have_ipywidgets, _in_kernel, resolve_mode, show_panel
+from .figures import _new_figure, _png, _stamped_png
 
 ENV_MAX_EPOCHS = "D2L_MAX_EPOCHS"  # (train.ENV_MAX_EPOCHS: not imported, which would import torch here)
 

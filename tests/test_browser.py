@@ -106,8 +106,8 @@ CELL_STATE_JS = """() => {
     if (!cell) return null;
     const image = cell.querySelector('.widget-image');
     const final = cell.querySelector('.jp-OutputArea .jp-RenderedImage img');
-    const progress = [...cell.querySelectorAll('.widget-label')]  // '17/65 · 0:07 elapsed · ...'
-        .map((label) => label.textContent.match(/^(\\d+)\\/(\\d+) /)).find((match) => match);
+    const progress = [...cell.querySelectorAll('.widget-label')]  // 'epoch 17/65 · 0:07 elapsed · ...'
+        .map((label) => label.textContent.match(/^epoch (\\d+)\\/(\\d+) /)).find((match) => match);
     return {
         done: progress ? progress[1] / progress[2] : 0,
         prompt: (cell.querySelector('.jp-InputPrompt') || {}).textContent || '',
@@ -541,7 +541,7 @@ CLASSIC_CELL_STATE_JS = """() => {
     const image = cell.querySelector('.widget-image');
     const final = cell.querySelector('.output_png img');
     const progress = [...cell.querySelectorAll('.widget-label')]
-        .map((label) => label.textContent.match(/^(\\d+)\\/(\\d+) /)).find((match) => match);
+        .map((label) => label.textContent.match(/^epoch (\\d+)\\/(\\d+) /)).find((match) => match);
     return {
         done: progress ? progress[1] / progress[2] : 0,
         prompt: (cell.querySelector('.input_prompt') || {}).textContent || '',

@@ -26,6 +26,7 @@ from torch import nn
 
 import d2l_helpers as d2l
 from d2l_helpers import dashboard as db
+from d2l_helpers import figures
 from d2l_helpers.train import History
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -153,27 +154,29 @@ def test_panel_redraws_at_most_every_two_seconds_and_always_the_first_and_last_p
     assert db.MIN_INTERVAL == 2.0
     assert all(b - a >= 2.0 - 1e-9 for a, b in zip(times, times[1:]))  # at most one redraw every 2 s
     assert 7 <= len(drawn_at) <= 9  # 15 s of training: about one redraw every 2 s, not fewer
-    assert panel.caption.value == "epoch 50/50 · perplexity 1.60"
+    assert panel.timing.value.startswith("epoch 50/50 · 0:15 elapsed · ETA 0:00 · 1,000 tokens/s · perplexity 1.60")
     assert panel.image.value != first
-    assert panel.bar.value == 50 and "50/50" in panel.timing.value
+    assert panel.bar.value == 50
     assert "sample, epoch 50</b> sample 50" in panel.text.value  # the sample says which epoch it is from
     panel.close("done")
 
 
-def test_the_caption_and_the_progress_line_always_show_the_same_epoch():
-    """Both change every epoch, together; only the plot and the bar wait for the rate limit."""
+def test_the_epoch_and_its_perplexity_are_said_once_in_one_line_that_changes_every_epoch():
+    """No caption with the plot's epoch beside a line with another: one label, every epoch (the plot waits)."""
     clock = FakeClock()
     panel = _panel(num_epochs=30, heldout=True, clock=clock)
+    labels = [w for w in panel.box.children if hasattr(w, "value") and isinstance(w.value, str) and "/30" in w.value]
+    assert labels == [panel.timing]  # the only words with an epoch in them
     for epoch in range(1, 31):
         clock.now += 0.3
         panel.update(epoch, 30.0 / epoch + 1, heldout=40.0 / epoch + 1 if epoch % 10 == 0 else None)
-        caption, line = panel.caption.value, panel.timing.value
-        assert caption.startswith(f"epoch {epoch}/30 · ") and line.startswith(f"{epoch}/30 · "), (caption, line)
+        line = panel.timing.value
+        assert line.startswith(f"epoch {epoch}/30 · ") and f"perplexity {30.0 / epoch + 1:.2f}" in line, line
         if epoch >= 10:  # the latest held-out value, said to be from an earlier epoch when it is
             measured = epoch - epoch % 10
             value = f"held-out {40.0 / measured + 1:.2f}"
-            assert caption.endswith(value if epoch == measured else f"{value} (epoch {measured})"), caption
-    assert panel.frames < 30  # (the plot itself is rate-limited)
+            assert line.endswith(value if epoch == measured else f"{value} (epoch {measured})"), line
+    assert panel.progress_updates == 30 and panel.frames < 30  # (the plot itself is rate-limited)
 
 
 def test_panel_spaces_out_costly_refreshes():
@@ -196,7 +199,7 @@ def test_skipped_points_still_reach_the_next_frame_and_the_final_figure():
     panel.update(1, 20.0, heldout=25.0)
     for epoch in range(2, 6):  # within the same 2 s: the plot is not drawn, the progress line changes
         panel.update(epoch, 20.0 - epoch, heldout=25.0 - epoch, sample="x<y>")
-        assert panel.timing.value.startswith(f"{epoch}/10 ")
+        assert panel.timing.value.startswith(f"epoch {epoch}/10 ")
     assert panel.frames == 1 and panel.bar.value == 1  # the bar moves with the plot
     assert panel.progress_updates == 5 and "x&lt;y&gt;" in panel.text.value
     clock.now = 2.0
@@ -305,7 +308,7 @@ def test_live_y_axis_fits_the_values_seen_so_far():
     + [([0.4, 2.0], (0.2, 5.0))],
 )
 def test_axis_limits_snap_to_1_2_5_and_never_below_1_for_perplexity(values, limits):
-    assert db._nice_limits(values) == limits
+    assert figures._nice_limits(values) == limits
 
 
 # --------------------------------------------------------------------------
