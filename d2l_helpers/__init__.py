@@ -21,16 +21,22 @@ Modules: ``data`` (download, vocabulary, iterators), ``scratch`` (models from
 scratch), ``concise`` (``RNNModel``), ``train`` (training and prediction),
 ``dashboard`` (the live plot), ``sweep`` (a function over a grid of
 hyper-parameters, on local processes or Dask; its panel in ``sweep_panel``),
-``plotting`` (the book's ``Animator`` and ``plot``), ``utils`` (devices,
-timers, seeds); for the English edition: ``framework`` (``Module``,
+``plotting`` (the book's ``Animator`` and ``plot``), ``regression``
+(``load_array``, ``evaluate_loss``), ``utils`` (devices, timers, seeds);
+for the English edition: ``framework`` (``Module``,
 ``DataModule``, ``Trainer``, ...), ``board`` (its ``ProgressBoard``, drawn by
 the dashboard), ``data_en`` (``TimeMachine`` and its ``Vocab``), ``models_en``
-(``RNNScratch``, ``RNNLMScratch``, ``GRU``, ...), ``fast_en`` (its fast path),
+(``RNNScratch``, ``RNNLMScratch``, ``GRU``, ...), ``regression_en``
+(``LinearRegression``), ``fast_en`` (its fast path),
 ``aliases`` (``d2l.zeros``, ``d2l.matmul``, ...).
 
 ``d2l.plt`` is ``matplotlib.pyplot``, imported on first use: importing this
 package does not import matplotlib.
 """
+
+# The one version of the package: pyproject.toml reads it from here (the release, and the
+# notebooks' first cell, `pip install d2l-helpers==<this>`, via tools/notebook_cells.py).
+__version__ = "0.1.0"
 
 from . import aliases as _aliases
 from .aliases import *  # noqa: F403 - d2l 1.0's tensor aliases (d2l.zeros, d2l.matmul, ...)
@@ -81,6 +87,8 @@ from .models_en import (
     check_shape,
 )
 from .plotting import Animator, plot, set_axes, set_figsize, use_svg_display
+from .regression import evaluate_loss, load_array
+from .regression_en import LinearRegression
 from .scratch import (
     RNNModelScratch,
     deep_rnn,
@@ -97,7 +105,7 @@ from .scratch import (
     rnn,
     rnn_params_from_nn,
 )
-from .sweep import SweepInterrupted, SweepResults, last_sweep, sweep
+from .sweep import SweepCacheError, SweepInterrupted, SweepResults, last_sweep, sweep
 from .sweep_panel import plot_sweep
 from .train import (
     History,
@@ -141,6 +149,7 @@ __all__ = [
     "GRUScratch",
     "HyperParameters",
     "LSTMScratch",
+    "LinearRegression",
     "Module",
     "ProgressBoard",
     "RNNLMScratch",
@@ -159,6 +168,7 @@ __all__ = [
     "RNNModel",
     "RNNModelScratch",
     "SeqDataLoader",
+    "SweepCacheError",
     "SweepInterrupted",
     "SweepResults",
     "Timer",
@@ -168,6 +178,7 @@ __all__ = [
     "count_corpus",
     "deep_rnn",
     "download",
+    "evaluate_loss",
     "evaluate_perplexity",
     "get_deep_params",
     "get_gru_params",
@@ -181,6 +192,7 @@ __all__ = [
     "init_gru_state",
     "init_rnn_state",
     "last_sweep",
+    "load_array",
     "load_corpus_time_machine",
     "load_data_time_machine",
     "last_history",

@@ -13,6 +13,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .utils import check_int
+
 __all__ = ["RNNModel"]
 
 
@@ -23,6 +25,7 @@ class RNNModel(nn.Module):
         super().__init__(**kwargs)
         if not isinstance(rnn_layer, nn.RNNBase):
             raise TypeError(f"rnn_layer must be an nn.RNN, nn.GRU or nn.LSTM, got {type(rnn_layer).__name__}")
+        vocab_size = check_int("vocab_size", vocab_size)
         if rnn_layer.input_size != vocab_size:
             raise ValueError(
                 f"rnn_layer.input_size is {rnn_layer.input_size} but vocab_size is {vocab_size}: "

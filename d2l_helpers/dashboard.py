@@ -10,13 +10,16 @@
 ``make_progress`` returns one of three displays, chosen by ``plot=``:
 
 * ``'widget'``: one compact panel of core ipywidgets (so it works in Colab
-  too): a caption (epoch, perplexity), a perplexity-per-epoch plot, a progress
-  bar with a progress line (epoch, elapsed time, ETA, tokens/s), and the
-  latest sample. It never clears the cell's output, so the lines the book
-  prints stay. ``close`` replaces the panel *in place* by a
-  static PNG of the final plot, whose title holds the final numbers, and
-  closes the widgets: a saved notebook shows an image that GitHub renders and
-  that reopens without "Error displaying widget".
+  too): one progress line above the plot (epoch, perplexity, elapsed time,
+  ETA, tokens/s), a perplexity-per-epoch plot, a progress bar, and the
+  latest sample (with its epoch). It never clears the cell's output, so the
+  lines the book prints stay. Beside the widgets, the same output carries the
+  latest frame as a PNG captioned "saved while training ran: run the cell
+  again", which is what a notebook saved mid-run keeps (see
+  :mod:`d2l_helpers.panels` and :mod:`d2l_helpers.jupyter_hook`). ``close``
+  replaces the panel *in place* by a static PNG of the final plot, whose title
+  holds the final numbers, and closes the widgets: a saved notebook shows an
+  image that GitHub renders and that reopens without "Error displaying widget".
 * ``'text'``: one line per logged point (scripts, terminals, CI logs).
 * ``'off'``: nothing.
 * ``'auto'`` (the default) reads ``$D2L_PLOT`` (widget, text or off) and,
@@ -31,9 +34,11 @@ figure leaks into the notebook. Drawing takes time away from training, so the
 plot is redrawn at most about every two seconds (and never so often that
 drawing would take more than ~1 % of the time); the first point, the last
 epoch and the final figure are always drawn. The progress line (epoch,
-elapsed time, ETA, tokens/s) changes every epoch: a few bytes, no drawing.
-The live frame's caption (epoch, perplexity) is a label above the image,
-not text drawn into it, and goes with each frame.
+perplexity, elapsed time, ETA, tokens/s) changes every epoch: one label, so
+the panel never shows two different epochs in words; one widget message of a
+few bytes, no drawing. It is a label, not text drawn into the image. A run
+stopped by Kernel > Interrupt plots only the epochs it finished: the partial
+epoch is in the weights, not in the curve or the speed.
 The live y-axis fits the values seen so far, on a 1-2-5 grid. Between changes of the axis
 limits a frame only redraws the lines onto a cached background (blitting):
 a few milliseconds instead of a full draw.
@@ -46,25 +51,34 @@ matplotlib and ipywidgets are imported only when a plot is made.
 
 from __future__ import annotations
 
-import functools
 import html
 import math
 import os
-import struct
 import sys
 import time
 import warnings
-import zlib
 
-from .panels import PLAIN_TEXT, WIDGET_VIEW, finish_panel, show_panel  # re-exported: the panels use them
+from .figures import (  # noqa: F401 (re-exported: plotting.py and older code import them from here)
+    PerplexityPlot,
+    _fit_title,
+    _new_figure,
+    _nice_limits,
+    _png,
+    _stamped_png,
+    _style_axes,
+    plot_histories,
+)
+from .panels import PLAIN_TEXT, SAVED_CAPTION, WIDGET_VIEW, Panel, finish_panel, show_panel  # (re-exported)
 
 __all__ = [
     "PLAIN_TEXT",
     "WIDGET_VIEW",
+    "Panel",
     "PerplexityPlot",
     "RateLimiter",
     "TextProgress",
     "WidgetProgress",
+    "fast_path_note",
     "finish_panel",
     "make_progress",
     "plot_histories",
@@ -156,210 +170,37 @@ def _timing(epoch, num_epochs, elapsed, tokens_per_sec=None) -> str:
     return " · ".join(parts)
 
 
+def _stopped_in(status, epoch, num_epochs) -> str:
+    """'interrupted in epoch 38 of 60': the one wording for where a run stopped (title and message alike)."""
+    how = "interrupted" if status == "interrupted" else "stopped by an error"
+    return f"{how} in epoch {epoch} of {num_epochs}"
+
+
 def _summary(status, num_epochs, point, elapsed) -> str:
-    """The final figure's title: how training ended and its last numbers."""
-    how = {"done": "finished", "interrupted": "interrupted"}.get(status, "stopped by an error")
+    """The final figure's title: how training ended and the numbers of its last finished epoch.
+
+    A stopped run plots only its finished epochs, so it stopped in the one
+    after the last point.
+    """
     if point is None:
-        return f"{how} before the first logged point"
+        if status == "done":
+            return f"{num_epochs} epochs in {_fmt_time(elapsed)}"
+        return f"{_stopped_in(status, 1, num_epochs)}, before any epoch finished"
     epoch, perplexity, heldout, tokens_per_sec = point
-    if status == "done":
-        head = f"{epoch} epochs in {_fmt_time(elapsed)}"
-    else:
-        head = f"{how} after epoch {epoch} of {num_epochs}"
     speed = [] if tokens_per_sec is None else [f"{tokens_per_sec:,.0f} tokens/s"]
-    return " · ".join([head, _perplexities(perplexity, heldout), *speed])
+    if status == "done":
+        return " · ".join([f"{epoch} epochs in {_fmt_time(elapsed)}", _perplexities(perplexity, heldout), *speed])
+    head = _stopped_in(status, epoch + 1, num_epochs)
+    return " · ".join([head, f"epoch {epoch}: {_perplexities(perplexity, heldout)}", *speed])
 
 
-# --------------------------------------------------------------------------
-# The figure
-# --------------------------------------------------------------------------
+def fast_path_note(name: str) -> str:
+    """The one line said when the fast path trains: short, plain, under the panel for both editions.
 
-
-@functools.cache
-def _figure_class():
-    """``matplotlib.figure.Figure`` that shows as a PNG in a notebook, without pyplot."""
-    from matplotlib.figure import Figure
-
-    class PerplexityFigure(Figure):
-        def _repr_png_(self):
-            return _png(self.canvas, redraw=True)
-
-    return PerplexityFigure
-
-
-def _new_figure(figsize, dpi=100):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    figure = _figure_class()(figsize=figsize, dpi=dpi)
-    FigureCanvasAgg(figure)  # attaches itself as figure.canvas
-    return figure
-
-
-def _png_chunk(tag: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
-
-
-def _png(canvas, redraw=False) -> bytes:
-    """The canvas as PNG bytes: 8-bit RGB, rows unfiltered, zlib level 3.
-
-    Written here rather than by Pillow: Pillow tries every PNG row filter on
-    every row, which took two thirds of a live frame's time; a plot is mostly
-    flat colour, which deflate compresses as well without filtering (the
-    files come out no larger).
+    ``name`` is the fast path's name ('scratch GRU kernel', 'nn.GRU kernel').
+    ``fast=False`` is an argument of ``train_ch8`` and of ``d2l.Trainer``.
     """
-    import numpy as np
-
-    if redraw:
-        canvas.draw()
-    rgba = np.asarray(canvas.buffer_rgba())
-    height, width = rgba.shape[:2]
-    rows = np.zeros((height, 1 + 3 * width), np.uint8)  # each row: filter type 0 (none), then R G B ...
-    rows[:, 1:] = rgba[:, :, :3].reshape(height, 3 * width)
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits, truecolour, no interlace
-    return b"".join(
-        [
-            b"\x89PNG\r\n\x1a\n",
-            _png_chunk(b"IHDR", header),
-            _png_chunk(b"IDAT", zlib.compress(rows.tobytes(), 3)),
-            _png_chunk(b"IEND", b""),
-        ]
-    )
-
-
-def _nice(value, up):
-    """The nearest of ..., 1, 2, 5, 10, 20, 50, ... above (``up``) or below ``value`` > 0."""
-    exponent = math.floor(math.log10(value))
-    steps = [m * 10.0**exponent for m in (1, 2, 5, 10)]
-    return min(s for s in steps if s >= value * (1 - 1e-9)) if up else max(s for s in steps if s <= value * (1 + 1e-9))
-
-
-def _nice_limits(values):
-    """Log-axis limits on the 1-2-5 grid around ``values``; never below 1 if no value is (perplexity)."""
-    values = [v for v in values if math.isfinite(v) and v > 0]
-    if not values:
-        return (1.0, 50.0)
-    low, high = min(values), max(values)
-    bottom = _nice(low / 1.05, up=False)
-    if low >= 1:
-        bottom = max(bottom, 1.0)  # perplexity is never below 1
-    return bottom, _nice(high * 1.05, up=True)
-
-
-def _style_axes(ax):
-    """Perplexity on a log axis with plain tick labels (1, 2, 5, 10, 20): readable from ~28 down to ~1."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
-
-    ax.set_yscale("log")
-    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 3.0, 5.0)))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
-    ax.yaxis.set_minor_formatter(NullFormatter())
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("epoch", fontsize=9)
-    ax.set_ylabel("perplexity", fontsize=9)
-    ax.yaxis.set_minor_locator(NullLocator())  # no unlabelled ticks: a third of the cost of a full draw
-    ax.tick_params(labelsize=8)
-    ax.grid(True, which="major", alpha=0.3)
-
-
-class PerplexityPlot:
-    """Training (and held-out) perplexity against epoch, drawn off-screen.
-
-    ``add`` appends a point, ``frame()`` renders the live figure to PNG bytes
-    and ``final(title)`` the finished one. The lines are created once and
-    their data replaced; while the axis limits stay the same a frame restores
-    the cached background (axes, ticks, labels) and draws only the lines.
-    """
-
-    def __init__(self, num_epochs, heldout=False, figsize=(5.6, 2.8), dpi=100):
-        self.figure = _new_figure(figsize, dpi)
-        self.figure.subplots_adjust(left=0.1, right=0.98, top=0.9, bottom=0.16)
-        self.ax = self.figure.add_subplot()
-        _style_axes(self.ax)
-        self.ax.set_xlim(0, max(num_epochs, 1))
-        self.epochs, self.perplexity, self.heldout_epochs, self.heldout = [], [], [], []
-        (self.train_line,) = self.ax.plot([], [], ".-", color="C0", markersize=4, label="training")
-        self.lines = [self.train_line]
-        if heldout:
-            (self.heldout_line,) = self.ax.plot([], [], ".--", color="C1", markersize=4, label="held-out")
-            self.lines.append(self.heldout_line)
-        self.ax.legend(loc="upper right", fontsize=8)
-        self.title = self.ax.set_title("", fontsize=9, loc="left")
-        # Animated artists are left out of canvas.draw(): the background holds
-        # everything else (the legend too: drawing it each frame would cost as
-        # much as the rest of the frame), and frame() draws these on top.
-        self.animated = [*self.lines, self.title]
-        for artist in self.animated:
-            artist.set_animated(True)
-        self.limits = None
-        self.background = None
-        self.full_draws = 0
-
-    def add(self, epoch, perplexity, heldout=None):
-        self.epochs.append(epoch)
-        self.perplexity.append(perplexity)
-        self.train_line.set_data(self.epochs, self.perplexity)
-        if heldout is not None and len(self.lines) > 1:
-            self.heldout_epochs.append(epoch)
-            self.heldout.append(heldout)
-            self.heldout_line.set_data(self.heldout_epochs, self.heldout)
-
-    def frame(self, title="") -> bytes:
-        """The live figure as PNG bytes."""
-        self.title.set_text(title)
-        limits = _nice_limits(self.perplexity + self.heldout)  # fits what has been seen so far
-        if limits != self.limits or self.background is None:
-            self.limits = limits
-            self.ax.set_ylim(*limits)
-            self.figure.canvas.draw()  # a full draw, without the animated artists
-            self.full_draws += 1
-            self.background = self.figure.canvas.copy_from_bbox(self.figure.bbox)
-        else:
-            self.figure.canvas.restore_region(self.background)
-        for artist in self.animated:
-            self.ax.draw_artist(artist)
-        return _png(self.figure.canvas)
-
-    def final(self, title="") -> bytes:
-        """The finished figure, with ``title``, as PNG bytes (a full draw; no frame() after it)."""
-        for artist in self.animated:
-            artist.set_animated(False)  # drawn in order, under the legend
-        self.title.set_text(title)
-        self.ax.set_ylim(*_nice_limits(self.perplexity + self.heldout))
-        self.background = None
-        return _png(self.figure.canvas, redraw=True)
-
-
-def plot_histories(histories, title=None, heldout=True):
-    """Perplexity per epoch of several runs on one figure, for comparing them.
-
-    ``histories`` maps a label to the :class:`~d2l_helpers.train.History` that
-    ``train_ch8`` returned. Held-out perplexity, where a run logged it, is
-    drawn dashed in the same colour (``heldout=False`` leaves it out). Returns
-    a ``matplotlib.figure.Figure`` drawn off-screen (no pyplot): as the last
-    expression of a notebook cell it shows as one PNG; ``fig.savefig(path)``
-    writes it to a file.
-    """
-    if not isinstance(histories, dict) or not histories:
-        raise TypeError(f"histories must be a non-empty dict {{label: History}}, got {type(histories).__name__}")
-    figure = _new_figure((6.4, 3.4))
-    ax = figure.add_subplot()
-    _style_axes(ax)
-    values = []
-    for i, (label, history) in enumerate(histories.items()):
-        if not hasattr(history, "perplexity") or not hasattr(history, "heldout_perplexity"):
-            raise TypeError(f"histories[{label!r}] must be a History (what train_ch8 returns)")
-        color = f"C{i % 10}"
-        ax.plot(history.epochs, history.perplexity, "-", color=color, label=str(label))
-        values += history.perplexity
-        if heldout and history.heldout_perplexity:
-            ax.plot(history.heldout_epochs, history.heldout_perplexity, ".--", color=color, label=f"{label} (held-out)")
-            values += history.heldout_perplexity
-    ax.set_ylim(*_nice_limits(values))
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=10)
-    figure.tight_layout()
-    return figure
+    return f"Training with a faster equivalent of this {name.removesuffix(' kernel')} (fast=False turns it off)"
 
 
 # --------------------------------------------------------------------------
@@ -431,12 +272,11 @@ class WidgetProgress:
     def __init__(self, num_epochs, heldout=False, *, clock=time.perf_counter, cpu_clock=time.thread_time, display=None):
         import ipywidgets as widgets
 
-        if display is None:
-            from IPython.display import display
         self.num_epochs, self.clock, self.cpu_clock = num_epochs, clock, cpu_clock
         self.limiter = RateLimiter(clock=clock)
         self.plot = PerplexityPlot(num_epochs, heldout=heldout)
         self.point = None  # the latest (epoch, perplexity, heldout, tokens_per_sec)
+        self.heldout = None  # (epoch, perplexity) of the latest held-out measurement (logged epochs only)
         self.sample = None
         self.frames = 0  # plot images sent, for the tests
         self.progress_updates = 0  # progress lines sent, for the tests
@@ -446,36 +286,47 @@ class WidgetProgress:
         # At its own size: a VBox would stretch it to the page's width, blurred.
         self.image = widgets.Image(value=self.plot.frame(), format="png", layout={"width": f"{width}px"})
         self.bar = widgets.IntProgress(value=0, min=0, max=num_epochs, description="epoch", bar_style="info")
-        # The live frame's caption is a widget, not text drawn in the image: drawing
-        # the title took as long as the rest of a frame. The final PNG has it drawn.
-        self.caption = widgets.Label(f"epoch 0/{num_epochs}")
-        self.timing = widgets.Label(_timing(0, num_epochs, 0.0))
+        # The progress line is a widget, not text drawn in the image: drawing the title
+        # took as long as the rest of a frame. The final PNG has its title drawn.
+        self.timing = widgets.Label(f"epoch {_timing(0, num_epochs, 0.0)}")
+        self.caption = self.timing  # (one label: the epoch in words is said once)
         self.text = widgets.HTML(_sample_html("…"))
-        row = widgets.HBox([self.bar, self.timing])
-        self.box = widgets.VBox([self.caption, self.image, row, self.text])
-        self.widgets = [self.box, row, self.caption, self.image, self.bar, self.timing, self.text]
-        self.handle = show_panel(self.box, display=display)
+        self.box = widgets.VBox([self.timing, self.image, self.bar, self.text])
+        self.widgets = [self.box, self.timing, self.image, self.bar, self.text]
+        self.panel = show_panel(self.box, self.plot.saved(SAVED_CAPTION), display=display, clock=clock)
         self.t0 = clock()
 
+    @property
+    def handle(self):  # (the tests' fake display is the handle)
+        return self.panel.handle
+
     def update(self, epoch, perplexity, heldout=None, tokens_per_sec=None, sample=None, logged=True):
-        """Every epoch: the progress line; the plot when the rate limit allows; the sample when given."""
+        """Every finished epoch: the progress line; the plot when the rate limit allows."""
         self.plot.add(epoch, perplexity, heldout)
         self.point = (epoch, perplexity, heldout, tokens_per_sec)
-        # the progress line every epoch; the bar (a second widget message) with the plot
-        self.timing.value = _timing(epoch, self.num_epochs, self.clock() - self.t0, tokens_per_sec)
+        if heldout is not None:
+            self.heldout = (epoch, heldout)
+        # One line, every epoch (the bar, a second widget message, moves with the plot):
+        # 'epoch 34/60 · 0:14 elapsed · ETA 0:11 · 41,234 tokens/s · perplexity 14.57 · held-out 15.20 (epoch 30)'
+        held = ""
+        if self.heldout is not None:
+            measured, value = self.heldout
+            held = f" · held-out {value:.2f}" + ("" if measured == epoch else f" (epoch {measured})")
+        timing = _timing(epoch, self.num_epochs, self.clock() - self.t0, tokens_per_sec)
+        self.timing.value = f"epoch {timing} · {_perplexities(perplexity)}{held}"
         self.progress_updates += 1
         if sample is not None:
             self.sample = sample
-            self.text.value = _sample_html(sample)
+            self.text.value = _sample_html(sample, epoch)
         if epoch >= self.num_epochs or self.limiter.ready():
             started, cpu = self.clock(), self.cpu_clock()
             self._refresh()
             self.limiter.record(started, self.cpu_clock() - cpu)
 
     def _refresh(self):
-        epoch, perplexity, heldout, _ = self.point
+        epoch = self.point[0]
         self.image.value = self.plot.frame()
-        self.caption.value = f"epoch {epoch}/{self.num_epochs} · {_perplexities(perplexity, heldout)}"
+        self.panel.keep(lambda: self.plot.saved(SAVED_CAPTION))  # what a save keeps (every 10 s at most)
         self.bar.value = epoch
         self.frames += 1
 
@@ -485,11 +336,12 @@ class WidgetProgress:
             return
         self.closed = True
         title = _summary(status, self.num_epochs, self.point, self.clock() - self.t0)
-        finish_panel(self.handle, self.plot.final(title), self.widgets, images=[self.image])
+        self.panel.finish(self.plot.final(title), self.widgets, images=[self.image])
 
 
-def _sample_html(sample):
+def _sample_html(sample, epoch=None):
+    label = "sample" if epoch is None else f"sample, epoch {epoch}"
     return (
         '<div style="font-family: monospace; white-space: pre-wrap; line-height: 1.3">'
-        f"<b>sample</b> {html.escape(sample)}</div>"
+        f"<b>{label}</b> {html.escape(sample)}</div>"
     )

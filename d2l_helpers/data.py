@@ -28,12 +28,15 @@ import os
 import random
 import re
 import tempfile
+import time
 import urllib.request
 from pathlib import Path
 
 import torch
 
-from .utils import check_int
+from .checks import check_bool, check_corpus, check_vocab_args
+from .partfiles import part_prefix, remove_stale_parts
+from .utils import check_int, check_positive
 
 __all__ = [
     "DATA_HUB",
@@ -95,20 +98,36 @@ def _how_to_provide(name: str, sha1: str) -> str:
     )
 
 
-def _fetch(url: str, dest: Path, sha1: str, timeout: float) -> None:
-    """Stream ``url`` into ``dest`` atomically, verifying its SHA-1 first."""
+DOWNLOAD_DEADLINE = 300.0  # seconds for a whole download (the Time Machine is 0.2 MB)
+
+
+def _fetch(url: str, dest: Path, sha1: str, timeout: float, deadline: float) -> None:
+    """Stream ``url`` into ``dest`` atomically, verifying its SHA-1 first; give up after ``deadline`` seconds."""
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+        remove_stale_parts(dest.parent, dest.name)
+        fd, tmp = tempfile.mkstemp(prefix=part_prefix(dest.name), suffix=".part", dir=dest.parent)
     except OSError as e:
         raise DataError(
             f"Cannot write to the cache folder {dest.parent}: {e}. Set {ENV_CACHE_DIR} to a folder you can "
             f"write to, or {ENV_DATA_DIR} to a folder that holds {dest.name}."
         ) from e
     try:
-        h = hashlib.sha1()
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as r:
-            for block in iter(lambda: r.read(1 << 16), b""):
+        h, received, end = hashlib.sha1(), 0, time.monotonic() + deadline
+        # timeout bounds each wait for the server (at most the deadline); the deadline, the whole download.
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=min(timeout, deadline)) as r:
+            read = getattr(r, "read1", r.read)  # read1: what one read of the socket gives, so the clock is checked
+            while True:
+                if time.monotonic() > end:
+                    raise DataError(
+                        f"Downloading {url} did not finish within deadline={deadline:g} seconds ({received} bytes "
+                        "received): the server is too slow or stalled. Nothing was written to the cache. Try "
+                        "again later, or pass a longer deadline=. " + _how_to_provide(dest.name, sha1)
+                    )
+                block = read(1 << 16)
+                if not block:
+                    break
+                received += len(block)
                 h.update(block)
                 out.write(block)
         if sha1 is not None and h.hexdigest() != sha1:
@@ -174,6 +193,7 @@ def download(
     folder=None,
     cache_dir=None,
     timeout: float = 30.0,
+    deadline: float | None = None,
 ) -> str:
     """Return the local path of a verified copy of a file, downloading it if needed.
 
@@ -183,14 +203,31 @@ def download(
     * ``download(name)`` / ``download(name, cache_dir)`` with ``name`` in ``DATA_HUB``: d2l 0.17.6 (zh edition);
     * ``download(url, folder, sha1_hash)``: d2l 1.0 (English edition, ``TimeMachine._download``).
 
-    Where the file is: ``$D2L_DATA_DIR/<file>`` when that is set (offline; nothing is
-    downloaded); else ``folder``/``cache_dir`` if the caller names one (created if
+    Where the file is: a good copy already in the ``folder``/``cache_dir`` the caller
+    names (as upstream's finds it there, offline too); else ``$D2L_DATA_DIR/<file>`` when
+    that is set (offline; nothing is downloaded); else that ``folder`` (created if
     needed); else the per-user cache (``$D2L_CACHE_DIR``, see :func:`cache_dir`).
     Every copy is checked against its SHA-1 (1.0 allows ``sha1_hash=None``: then a
     file that ``DATA_HUB`` knows is still checked, any other is used as found), and
     a download replaces the file only once it is complete and verified.
+
+    ``timeout`` bounds each wait for the server, ``deadline`` (default
+    ``DOWNLOAD_DEADLINE``, 300) the whole download, in seconds; past either, it
+    fails with a :class:`DataError`. The file stays in its folder: a name with a
+    path separator or ``..`` is refused.
     """
+    timeout = check_positive("timeout", timeout)
+    deadline = check_positive("deadline", DOWNLOAD_DEADLINE if deadline is None else deadline)
     file_name, url, sha1, folder = _resolve(name, folder_or_sha1, sha1_hash, sha1, folder, cache_dir)
+    if file_name in ("", ".", "..") or any(sep in file_name for sep in ("/", "\\", os.sep)):
+        raise ValueError(
+            f"download: the file name {file_name!r} (from {name!r}) would leave the data folder: a name must not "
+            "hold a path separator or '..'. Pass the folder separately: download(url, folder, sha1_hash)."
+        )
+    if folder is not None:  # a good copy in the folder the caller named comes first (a bad one: see below)
+        path = Path(os.fspath(folder)).expanduser() / file_name
+        if path.is_file() and (sha1 is None or _sha1(path) == sha1):
+            return str(path)
     data_dir = os.environ.get(ENV_DATA_DIR)
     if data_dir:
         path = Path(data_dir).expanduser() / file_name
@@ -212,7 +249,7 @@ def download(
             return str(path)
         print(f"Cached {path} fails its sha1 check; downloading it again.")
     print(f"Downloading {path} from {url}...")
-    _fetch(url, path, sha1, timeout)
+    _fetch(url, path, sha1, timeout, deadline)
     return str(path)
 
 
@@ -250,6 +287,7 @@ class Vocab:
     def __init__(self, tokens=None, min_freq: int = 0, reserved_tokens=None) -> None:
         tokens = [] if tokens is None else tokens
         reserved_tokens = [] if reserved_tokens is None else reserved_tokens
+        tokens, reserved_tokens = check_vocab_args(tokens, min_freq, reserved_tokens, unique=True)
         counter = count_corpus(tokens)
         # A stable sort: equally frequent tokens keep their first-seen order,
         # exactly as in upstream d2l, so indices match the book's.
@@ -296,8 +334,10 @@ def _time_machine_chars() -> tuple[list[int], Vocab]:
 
 
 def load_corpus_time_machine(max_tokens: int = -1) -> tuple[list[int], Vocab]:
-    """Return the character indices of the book (the first ``max_tokens`` if > 0) and its vocab."""
+    """Return the character indices of the book (the first ``max_tokens``; -1, the book's value: all) and its vocab."""
     max_tokens = check_int("max_tokens", max_tokens, minimum=None)
+    if max_tokens == 0 or max_tokens < -1:
+        raise ValueError(f"max_tokens must be a positive int, or -1 for the whole book, got {max_tokens!r}")
     corpus, vocab = _time_machine_chars()
     if max_tokens > 0:
         corpus = corpus[:max_tokens]
@@ -399,10 +439,12 @@ class SeqDataLoader:
 
     def __init__(self, batch_size, num_steps, use_random_iter, max_tokens, seed=None, corpus=None, vocab=None):
         batch_size, num_steps = check_int("batch_size", batch_size), check_int("num_steps", num_steps)
-        self.use_random_iter = bool(use_random_iter)
+        self.use_random_iter = check_bool("use_random_iter", use_random_iter)
         self.data_iter_fn = seq_data_iter_random if use_random_iter else seq_data_iter_sequential
         if corpus is None:
             corpus, vocab = load_corpus_time_machine(max_tokens)
+        else:
+            check_corpus(corpus, vocab)
         self.corpus, self.vocab = corpus, vocab
         self.batch_size, self.num_steps = batch_size, num_steps
         self.rng = _as_rng(seed)

@@ -25,8 +25,10 @@ Two things differ from the Chinese edition's (zh §8.2-8.3, d2l 0.17):
       X[2]         e _ t i m      ...
 
 The text comes from :func:`d2l_helpers.data.download` (hash-checked, cached,
-``$D2L_DATA_DIR`` for offline use); ``TimeMachine(root=...)`` is honoured only
-when given.
+``$D2L_DATA_DIR`` for offline use). ``data.root`` reads ``'../data'`` as
+upstream's, but the text goes there only when ``TimeMachine(root=...)`` names
+a folder: the default root (a ``DefaultRoot``, also what the book's typed-in
+``super(d2l.TimeMachine, self).__init__()`` sets) means this package's cache.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ import re
 
 import torch
 
+from .checks import check_vocab_args
 from .data import DATA_URL, TIME_MACHINE, download
-from .framework import DataModule
+from .framework import DEFAULT_ROOT, DataModule, DefaultRoot
 from .utils import check_int
 
 __all__ = ["TimeMachine", "Vocab"]
@@ -50,12 +53,15 @@ class Vocab:
     """
 
     def __init__(self, tokens=(), min_freq=0, reserved_tokens=()):
-        tokens, reserved_tokens = list(tokens), list(reserved_tokens)
+        tokens, reserved_tokens = check_vocab_args(tokens, min_freq, reserved_tokens, unique=False)
         if tokens and isinstance(tokens[0], list):  # flatten a list of lines
             tokens = [token for line in tokens for token in line]
         counter = collections.Counter(tokens)
         self.token_freqs = sorted(counter.items(), key=lambda x: x[1], reverse=True)
         kept = [token for token, freq in self.token_freqs if freq >= min_freq]
+        kinds = sorted({type(t).__name__ for t in [*reserved_tokens, *kept]} - {"str"})
+        if kinds:  # sorting needs tokens of one kind; '<unk>' is a string
+            raise TypeError(f"tokens must all be strings (they are sorted with '<unk>'), but some are {kinds}")
         self.idx_to_token = sorted(set(["<unk>", *reserved_tokens, *kept]))
         self.token_to_idx = {token: idx for idx, token in enumerate(self.idx_to_token)}
 
@@ -88,7 +94,8 @@ class TimeMachine(DataModule):
     """The Time Machine as overlapping windows of characters (d2l.ai §9.2-9.3)."""
 
     def _download(self):
-        fname = download(DATA_URL + TIME_MACHINE[0], self.root, TIME_MACHINE[1])
+        folder = None if self.root is None or isinstance(self.root, DefaultRoot) else self.root  # None: the cache
+        fname = download(DATA_URL + TIME_MACHINE[0], folder, TIME_MACHINE[1])
         with open(fname, encoding="utf-8") as f:
             return f.read()
 
@@ -100,13 +107,16 @@ class TimeMachine(DataModule):
 
     def build(self, raw_text, vocab=None):
         """(corpus: the token indices of ``raw_text``, vocab: ``vocab`` or a new 1.0 :class:`Vocab`)."""
+        if not isinstance(raw_text, str):
+            decode = " (decode bytes first: raw_text.decode('utf-8'))" if isinstance(raw_text, bytes) else ""
+            raise TypeError(f"raw_text must be a str{decode}, got {type(raw_text).__name__} {raw_text!r:.40}")
         tokens = self._tokenize(self._preprocess(raw_text))
         if vocab is None:
             vocab = Vocab(tokens)
         corpus = [vocab[token] for token in tokens]
         return corpus, vocab
 
-    def __init__(self, batch_size, num_steps, num_train=10000, num_val=5000, root=None, num_workers=4):
+    def __init__(self, batch_size, num_steps, num_train=10000, num_val=5000, root=DEFAULT_ROOT, num_workers=4):
         super().__init__(root=root, num_workers=num_workers)
         batch_size, num_steps = check_int("batch_size", batch_size), check_int("num_steps", num_steps)
         num_train, num_val = check_int("num_train", num_train), check_int("num_val", num_val)

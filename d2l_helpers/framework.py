@@ -40,7 +40,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import train as _train
 from .board import FitProgress, ProgressBoard
+from .checks import check_loader, check_lr, check_model_vocab, remember_vocab
+from .dashboard import _stopped_in, fast_path_note
 from .fast_en import LanguageModelForward
 from .train import History, TrainingDiverged, max_epochs_from_env
 from .utils import StopOnInterrupt, TrainingInterrupted, check_int, check_positive
@@ -162,7 +165,19 @@ class Module(nn.Module, HyperParameters):
         self.plot("loss", l, train=False)
 
     def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=self.lr)
+        lr = getattr(self, "lr", None)
+        if lr is None:
+            raise TypeError(
+                f"{type(self).__name__} has no lr for the default optimizer: take lr in __init__ and call "
+                "self.save_hyperparameters(), or define configure_optimizers(self) returning an optimizer"
+            )
+        params = list(self.parameters())
+        if not params:
+            raise ValueError(
+                f"{type(self).__name__} has no parameters for the optimizer: create them in __init__ "
+                "(nn.Parameter, nn.Linear, ...), or define configure_optimizers(self) for tensors of your own"
+            )
+        return torch.optim.SGD(params, lr=check_lr(lr))
 
     def apply_init(self, inputs, init=None):
         self.forward(*inputs)
@@ -195,18 +210,35 @@ class Classifier(Module):
             print(layer.__class__.__name__, "output shape:\t", X.shape)
 
 
+class DefaultRoot(str):
+    """``'../data'``, upstream's default ``DataModule.root``, marked as not chosen by the caller.
+
+    It is a plain string to whoever reads it (``self.root + '/my.txt'``,
+    ``os.path.join(self.root, ...)``, ``d2l.download(url, self.root, sha1)``),
+    so a learner's own data set reads and writes ``../data`` as upstream's
+    does. Only ``TimeMachine`` tells it apart, to keep the book's text in this
+    package's cache (see :mod:`d2l_helpers.data_en`).
+    """
+
+    __slots__ = ()
+
+
+DEFAULT_ROOT = DefaultRoot("../data")
+
+
 class DataModule(HyperParameters):
     """The base class of data.
 
-    ``root`` is where a data set's files go. Upstream's default is ``'../data'``,
-    a folder beside the learner's working directory; here the default ``None``
-    means this package's own place (``$D2L_DATA_DIR`` if set, else the user
-    cache, see :func:`d2l_helpers.data.download`), so nothing is created in the
-    working directory unless ``root`` says so. ``num_workers`` is kept as an
-    attribute; the in-memory tensor batches of ``get_tensorloader`` need no workers.
+    ``root`` is where a data set's files are: ``'../data'`` by default, a
+    folder beside the learner's working directory, as upstream's (a
+    :class:`DefaultRoot`). Nothing here creates it: code that writes there
+    (the learner's, or ``d2l.download(url, self.root, sha1)``) does.
+    ``TimeMachine`` keeps the Time Machine in this package's place unless given
+    a ``root``. ``num_workers`` is kept as an attribute; the in-memory tensor
+    batches of ``get_tensorloader`` need no workers.
     """
 
-    def __init__(self, root=None, num_workers=4):
+    def __init__(self, root=DEFAULT_ROOT, num_workers=4):
         self.save_hyperparameters()
 
     def get_dataloader(self, train):
@@ -260,6 +292,7 @@ class SGD(HyperParameters):
     """Minibatch stochastic gradient descent (d2l.ai §3.4): ``param -= lr * param.grad``."""
 
     def __init__(self, params, lr):
+        check_lr(lr)
         self.save_hyperparameters()
         self.params = list(params)
 
@@ -301,6 +334,9 @@ class Trainer(HyperParameters):
     def prepare_data(self, data):
         self.train_dataloader = data.train_dataloader()
         self.val_dataloader = data.val_dataloader()
+        check_loader(data, "train", self.train_dataloader)
+        if self.val_dataloader is not None:  # (None: no validation, as upstream)
+            check_loader(data, "val", self.val_dataloader)
         self.num_train_batches = len(self.train_dataloader)
         self.num_val_batches = len(self.val_dataloader) if self.val_dataloader is not None else 0
 
@@ -329,41 +365,72 @@ class Trainer(HyperParameters):
             raise TypeError(f"model must be a d2l.Module (an nn.Module with a board), got {type(model).__name__}")
         if not all(hasattr(data, a) for a in ("train_dataloader", "val_dataloader")):
             raise TypeError(f"data must be a d2l.DataModule, got {type(data).__name__}")
+        lr = getattr(model, "lr", None)
+        if lr is not None:
+            check_lr(lr)
+        vocab = getattr(data, "vocab", None)
+        if vocab is not None:  # a language model: its size, and the vocabulary it trained with before
+            check_model_vocab(model, vocab, name="data.vocab")
         self.prepare_data(data)
         self.prepare_model(model)
         self.optim = model.configure_optimizers()
+        if not (callable(getattr(self.optim, "step", None)) and callable(getattr(self.optim, "zero_grad", None))):
+            raise TypeError(
+                f"{type(model).__name__}.configure_optimizers() returned {type(self.optim).__name__}: it must "
+                "return an optimizer, e.g. return d2l.SGD(self.parameters(), self.lr) or torch.optim.SGD(...)"
+            )
+        if vocab is not None:
+            remember_vocab(model, vocab)  # model.predict will compare its vocab with this one
         self.epoch = 0
         self.train_batch_idx = 0
         self.val_batch_idx = 0
         epochs = max_epochs_from_env(self.max_epochs)
         device = self.gpus[0] if self.gpus else next((p.device for p in model.parameters()), cpu())
         self.history = History(device=str(device), num_epochs=epochs)
+        _train._LAST[0] = self.history  # d2l.last_history(): the latest run of either edition
         self._losses, self._tokens, self._epoch_start = [], 0, time.perf_counter()
         # board.display=False draws nothing, as upstream's board does then
-        progress = FitProgress(model.board, epochs, self.plot_mode if model.board.display else "off")
+        unit = "tokens" if getattr(data, "vocab", None) is not None else "examples"  # what the speed counts
+        progress = FitProgress(model.board, epochs, self.plot_mode if model.board.display else "off", unit=unit)
         model.board.live = progress
         status, at_once = "error", False
-        try:
-            fast_forward = LanguageModelForward(model, self.fast, on_first_use=_announce)
-            with StopOnInterrupt() as self._stop, fast_forward:
-                for self.epoch in range(epochs):
-                    self.fit_epoch()
-                    self._end_epoch(model, data, progress)
-                    self.history.fast_path = fast_forward.name
-                    if self._stop.requested:
-                        break
-            status = "interrupted" if self._stop.requested else "done"
-        except KeyboardInterrupt:  # a second interrupt, or none handled (not the main thread)
-            status, at_once = "interrupted", True
-        finally:
-            model.board.live = None
-            progress.close(status)
-        if status == "interrupted":
-            where = f"in epoch {self.epoch + 1} of {epochs}"
-            how = "stopped at once" if at_once else "stopped after the current minibatch"
-            message = f"Interrupted {where}: {how}; the model keeps its weights."
-            print(message)
-            raise TrainingInterrupted(message, result=self.history)
+        # Kernel > Interrupt is handled until the call ends: closing the panel is never cut in two.
+        partial = False  # whether Kernel > Interrupt cut an epoch short
+        with StopOnInterrupt() as self._stop:
+            try:
+                with LanguageModelForward(model, self.fast, on_first_use=_announce) as fast_forward:
+                    for self.epoch in range(epochs):
+                        self.fit_epoch()
+                        if self._stop.requested and self.train_batch_idx < (self.epoch + 1) * self.num_train_batches:
+                            partial = True
+                            break  # a partial epoch: in the weights, not in the history, the speed or the caption
+                        self._end_epoch(model, data, progress)
+                        self.history.fast_path = fast_forward.name
+                        if self._stop.requested:
+                            break
+                status = "interrupted" if self._stop.requested else "done"
+            except KeyboardInterrupt:  # a second interrupt, or none handled (not the main thread)
+                status, at_once = "interrupted", True
+            finally:
+                model.board.live = None
+                try:  # a second Ctrl-C meanwhile waits for the PNG
+                    with self._stop.shielded():
+                        progress.close(status, stopped_in=self.epoch + 1 if partial or at_once else None)
+                except KeyboardInterrupt:
+                    pass
+            if status == "interrupted" or self._stop.requested:  # (said by the exception: shown as one line)
+                self.history.interrupted = True
+                how = "at once" if at_once else "after the current minibatch"
+                where = _stopped_in("interrupted", self.epoch + 1, epochs).capitalize() + f", {how}"
+                if not (partial or at_once):  # the interrupt came in an epoch's last minibatch: it finished
+                    where = f"Interrupted after epoch {len(self.history.perplexity)} of {epochs}"
+                if status != "interrupted":  # a first interrupt while the panel closed, after the last epoch
+                    where = f"Interrupted after epoch {epochs} of {epochs}, when training had finished"
+                message = (
+                    f"{where}; the model keeps its weights "
+                    f"and trainer.history has its {len(self.history.perplexity)} finished epochs."
+                )
+                raise TrainingInterrupted(message, result=self.history)
 
     def fit_epoch(self):
         self.model.train()
@@ -409,6 +476,11 @@ class Trainer(HyperParameters):
         losses, tokens, self._losses, self._tokens = self._losses, self._tokens, [], 0
         if losses:  # (a fit_epoch of the learner's own may not report its batches)
             mean = sum(losses) / len(losses)
+            if mean >= 709 and isinstance(model, Classifier):  # a cross-entropy whose exp overflows: as train_ch8
+                raise TrainingDiverged(
+                    f"the mean training loss reached {mean:.4g} in epoch {self.epoch + 1}, a perplexity too large "
+                    "to represent: training diverged. Try a smaller learning rate lr (or set gradient_clip_val)."
+                )
             self.history.perplexity.append(math.exp(mean) if mean < 709 else math.inf)
             self.history.tokens_per_sec.append(tokens / max(time.perf_counter() - self._epoch_start, 1e-9))
         self._epoch_start = time.perf_counter()
@@ -419,15 +491,12 @@ class Trainer(HyperParameters):
         sample = None
         if progress.wants_sample():
             sample = _sample(model, data)
-        progress.epoch_done(self.epoch + 1, sample)
+        progress.epoch_done(self.epoch + 1, sample, speed=self.history.tokens_per_sec[-1] if losses else None)
 
 
 def _announce(name):
-    """Said once a fit, when the fast path first trains (as train_ch8 says it)."""
-    print(
-        f"fast path: d2l_helpers' {name} trains this model (same values and gradients as your "
-        "code, checked before use; d2l.Trainer(..., fast=False) trains it as written)"
-    )
+    """Said once a fit, when the fast path first trains: under the panel, as train_ch8 says it."""
+    print(fast_path_note(name))  # (fast=False: an argument of d2l.Trainer)
 
 
 def num_gpus_available():

@@ -21,8 +21,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .checks import check_device, check_lr, check_model_vocab, check_prefix
 from .framework import Classifier, Module
-from .train import check_prefix
 from .utils import check_int
 
 __all__ = [
@@ -52,6 +52,12 @@ def check_shape(a, shape):
         raise ValueError(f"tensor's shape {a.shape} != expected shape {shape}")
 
 
+def _sizes(num_inputs, num_hiddens):
+    """Check a cell's sizes before any weight is made: positive ints (NumPy's too)."""
+    check_int("num_inputs", num_inputs)
+    check_int("num_hiddens", num_hiddens)
+
+
 def _weight(sigma, *shape):
     return nn.Parameter(torch.randn(*shape) * sigma)
 
@@ -60,6 +66,7 @@ class RNNScratch(Module):
     """H_t = tanh(X_t W_xh + H_{t-1} W_hh + b_h), from scratch (d2l.ai §9.5)."""
 
     def __init__(self, num_inputs, num_hiddens, sigma=0.01):
+        _sizes(num_inputs, num_hiddens)
         super().__init__()
         self.save_hyperparameters()
         self.W_xh = _weight(sigma, num_inputs, num_hiddens)
@@ -83,6 +90,7 @@ class GRUScratch(Module):
     """The book's GRU from scratch (d2l.ai §10.2): the reset gate before the matmul, (R * H) W_hh."""
 
     def __init__(self, num_inputs, num_hiddens, sigma=0.01):
+        _sizes(num_inputs, num_hiddens)
         super().__init__()
         self.save_hyperparameters()
 
@@ -114,6 +122,7 @@ class LSTMScratch(Module):
     """The LSTM from scratch (d2l.ai §10.1): input, forget, output gates and the input node."""
 
     def __init__(self, num_inputs, num_hiddens, sigma=0.01):
+        _sizes(num_inputs, num_hiddens)
         super().__init__()
         self.save_hyperparameters()
 
@@ -152,6 +161,7 @@ class StackedRNNScratch(Module):
     """``num_layers`` RNNScratch cells, each feeding its outputs to the next (d2l.ai §10.3)."""
 
     def __init__(self, num_inputs, num_hiddens, num_layers, sigma=0.01):
+        _sizes(num_inputs, num_hiddens)
         super().__init__()
         check_int("num_layers", num_layers)
         self.save_hyperparameters()
@@ -177,6 +187,7 @@ class RNNLMScratch(Classifier):
         if not isinstance(rnn, nn.Module):
             raise TypeError(f"rnn must be a cell module (e.g. d2l.RNNScratch(...)), got {type(rnn).__name__}")
         check_int("vocab_size", vocab_size)
+        check_lr(lr)  # before any weight is made (a NaN lr would turn them all to NaN at the first step)
         self.save_hyperparameters()
         self.init_params()
 
@@ -208,6 +219,9 @@ class RNNLMScratch(Classifier):
     def predict(self, prefix, num_preds, vocab, device=None):
         """``prefix`` and the ``num_preds`` most likely characters after it (greedy)."""
         num_preds = check_prefix(prefix, num_preds, vocab)
+        check_model_vocab(self, vocab)  # its size, and the vocabulary it was trained with
+        if device is not None:  # (None: the CPU, as upstream)
+            check_device(device)
         state, outputs = None, [vocab[prefix[0]]]
         with torch.no_grad():
             for i in range(len(prefix) + num_preds - 1):
@@ -224,6 +238,7 @@ class RNN(Module):
     """A cell around ``nn.RNN`` (d2l.ai §9.6)."""
 
     def __init__(self, num_inputs, num_hiddens):
+        _sizes(num_inputs, num_hiddens)
         super().__init__()
         self.save_hyperparameters()
         self.rnn = nn.RNN(num_inputs, num_hiddens)
@@ -246,6 +261,8 @@ class GRU(RNN):
     """A cell around ``nn.GRU``, ``num_layers`` deep (d2l.ai §10.3; §10.2's one layer is the default here)."""
 
     def __init__(self, num_inputs, num_hiddens, num_layers=1, dropout=0):
+        _sizes(num_inputs, num_hiddens)
+        check_int("num_layers", num_layers)
         Module.__init__(self)
         self.save_hyperparameters()
         self.rnn = nn.GRU(num_inputs, num_hiddens, num_layers, dropout=dropout)
@@ -255,6 +272,7 @@ class LSTM(RNN):
     """A cell around ``nn.LSTM`` (d2l.ai §10.1)."""
 
     def __init__(self, num_inputs, num_hiddens):
+        _sizes(num_inputs, num_hiddens)
         Module.__init__(self)
         self.save_hyperparameters()
         self.rnn = nn.LSTM(num_inputs, num_hiddens)

@@ -34,6 +34,7 @@ from collections.abc import Sequence
 import torch
 from torch.nn import functional as F
 
+from .checks import check_device
 from .utils import check_int
 
 __all__ = [
@@ -58,6 +59,13 @@ def _normal(shape, device):
     return torch.randn(size=shape, device=device) * 0.01
 
 
+def _check_sizes(vocab_size, num_hiddens, device):
+    """The sizes and the device of ``get_*_params``, checked before any weight is made."""
+    check_int("vocab_size", vocab_size)
+    check_int("num_hiddens", num_hiddens)
+    check_device(device)
+
+
 def _leaves(params):
     for p in params:
         p.requires_grad_(True)
@@ -71,6 +79,7 @@ def _leaves(params):
 
 def get_rnn_params(vocab_size, num_hiddens, device):
     """W_xh, W_hh, b_h (hidden layer) and W_hq, b_q (output layer)."""
+    _check_sizes(vocab_size, num_hiddens, device)
     num_inputs = num_outputs = vocab_size
     W_xh = _normal((num_inputs, num_hiddens), device)
     W_hh = _normal((num_hiddens, num_hiddens), device)
@@ -111,6 +120,7 @@ def _three(num_inputs, num_hiddens, device):
 
 def get_gru_params(vocab_size, num_hiddens, device):
     """Update gate, reset gate, candidate state, output layer: 11 tensors."""
+    _check_sizes(vocab_size, num_hiddens, device)
     W_xz, W_hz, b_z = _three(vocab_size, num_hiddens, device)
     W_xr, W_hr, b_r = _three(vocab_size, num_hiddens, device)
     W_xh, W_hh, b_h = _three(vocab_size, num_hiddens, device)
@@ -138,6 +148,7 @@ def gru(inputs, state, params):
 
 def get_gru_params_pytorch_form(vocab_size, num_hiddens, device):
     """Like ``get_gru_params`` but the candidate has two biases, b_xh and b_hh: 12 tensors."""
+    _check_sizes(vocab_size, num_hiddens, device)
     W_xz, W_hz, b_z = _three(vocab_size, num_hiddens, device)
     W_xr, W_hr, b_r = _three(vocab_size, num_hiddens, device)
     W_xh, W_hh, b_xh = _three(vocab_size, num_hiddens, device)
@@ -208,6 +219,8 @@ def get_deep_params(vocab_size, num_hiddens: Sequence[int], device, cell: str = 
     """
     if cell not in _PER_LAYER:
         raise ValueError(f"cell must be 'rnn' or 'gru', got {cell!r}")
+    check_int("vocab_size", vocab_size)
+    check_device(device)
     params = []
     num_inputs = vocab_size
     for h in _sizes(num_hiddens):
@@ -295,6 +308,7 @@ class RNNModelScratch:
                 f"num_hiddens must be an int (a list of ints for a deep model), got {type(num_hiddens).__name__} "
                 f"{num_hiddens!r}"
             )
+        check_device(device)  # before get_params makes a tensor there
         self.vocab_size, self.num_hiddens = vocab_size, num_hiddens
         self.params = get_params(vocab_size, num_hiddens, device)
         self.init_state, self.forward_fn = init_state, forward_fn

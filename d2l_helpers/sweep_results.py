@@ -11,22 +11,21 @@ A record keeps what the function returned (``value``) and the numbers in it
 
 ``SweepResults`` is a list of records with a short table as its repr,
 ``best()``, ``failed`` and ``to_dataframe()`` (pandas, where it is installed).
-
-``Cache`` is the sweep's JSON-lines file of finished configurations.
+The cache file of finished configurations is :mod:`d2l_helpers.sweep_cache`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import json
 import math
 import numbers
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Cache", "Record", "SweepResults", "metrics_of", "record_from_cache"]
+__all__ = ["Record", "SweepResults", "metrics_of"]
+
+# A dict read back from a cache in place of a dataclass carries its type's name under one of these keys.
+TYPE_TAGS = ("__dataclass__", "__fields_of__")
 
 
 @dataclass
@@ -60,8 +59,8 @@ def metrics_of(value) -> dict:
     """The numbers (and strings) in what an experiment returned; TypeError for anything else."""
     if _number(value):
         return {"value": float(value)}
-    if isinstance(value, dict) and "__dataclass__" in value:  # a dataclass read back from a cache as fields
-        fields = {k: v[-1] if isinstance(v, list) and v else v for k, v in value.items() if k != "__dataclass__"}
+    if isinstance(value, dict) and any(tag in value for tag in TYPE_TAGS):  # a dataclass read back as its fields
+        fields = {k: v[-1] if isinstance(v, list) and v else v for k, v in value.items() if k not in TYPE_TAGS}
         return {k: v for k, v in metrics_of(fields).items() if _number(v)}
     if isinstance(value, dict):
         return {str(k): float(v) if _number(v) else v for k, v in value.items() if _number(v) or isinstance(v, str)}
@@ -151,116 +150,3 @@ class SweepResults(list):
             time = "" if r.seconds is None else f" ({r.seconds:.1f} s)"
             lines.append(f"  [{r.index}] {params}: {what}{time}")
         return "\n".join(lines)
-
-
-# --------------------------------------------------------------------------
-# The cache
-# --------------------------------------------------------------------------
-
-
-def _to_json(value):
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = {f.name: _to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        return {"__dataclass__": f"{type(value).__module__}:{type(value).__qualname__}", **fields}
-    if isinstance(value, dict):
-        return {str(k): _to_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_to_json(v) for v in value]
-    if hasattr(value, "tolist"):  # NumPy arrays, tensors
-        return _to_json(value.tolist())
-    return {"__repr__": repr(value)}
-
-
-def _from_json(value):
-    """What :func:`_to_json` wrote; a dataclass comes back as itself where its class still imports."""
-    if isinstance(value, list):
-        return [_from_json(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    value = {k: _from_json(v) for k, v in value.items()}
-    name = value.pop("__dataclass__", None)
-    if name is not None:
-        module, _, qualname = name.partition(":")
-        try:
-            cls = importlib.import_module(module)
-            for part in qualname.split("."):
-                cls = getattr(cls, part)
-            return cls(**value)
-        except Exception:  # the class is gone or changed: keep the fields
-            value["__dataclass__"] = name
-    return value
-
-
-class Cache:
-    """A JSON-lines file: one finished configuration per line, appended as it finishes."""
-
-    def __init__(self, path, function):
-        self.path, self.function = os.fspath(path), function
-        self.records = {}
-        if os.path.exists(self.path):
-            self._read()
-
-    def _read(self):
-        with open(self.path, encoding="utf-8") as f:
-            lines = f.read().split("\n")
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                if number == len(lines):  # a line cut short by a crash: that configuration runs again
-                    continue
-                raise ValueError(f"cache {self.path}, line {number}, is not JSON; delete that line") from None
-            if entry.get("function") != self.function:
-                raise ValueError(
-                    f"cache {self.path} holds results of {entry.get('function')!r}, not of {self.function!r}; "
-                    "pass another cache file (or delete this one) for a different experiment"
-                )
-            self.records[entry["key"]] = entry
-
-    def get(self, key):
-        return self.records.get(key)
-
-    def append(self, key, record):
-        entry = {
-            "key": key,
-            "function": self.function,
-            "params": record.params,
-            "value": _to_json(record.value),
-            "seconds": record.seconds,
-            "worker": record.worker,
-            "error": record.error,
-        }
-        line = (json.dumps(entry) + "\n").encode("utf-8")
-        # One write of the whole line to a file opened for appending, then fsync:
-        # a crash leaves at most a last, incomplete line, which _read skips.
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            size = os.fstat(fd).st_size
-            if size and os.pread(fd, 1, size - 1) != b"\n":  # a last line cut short by a crash: drop it first
-                os.ftruncate(fd, os.pread(fd, size, 0).rfind(b"\n") + 1)
-            os.write(fd, line)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        self.records[key] = entry
-
-
-def record_from_cache(index, params, entry):
-    return Record(
-        index=index,
-        params=params,
-        value=_from_json(entry["value"]),
-        seconds=entry["seconds"],
-        worker=entry["worker"],
-        error=entry["error"],
-        status="failed" if entry["error"] else "ok",
-        cached=True,
-    )

@@ -43,8 +43,9 @@ import torch
 from torch import nn
 
 from . import fast as _fast
-from .dashboard import make_progress
-from .utils import Accumulator, StopOnInterrupt, Timer, TrainingInterrupted, check_int, check_positive
+from .checks import check_batches, check_bool, check_device, check_model_vocab, check_net, check_prefix, remember_vocab
+from .dashboard import _stopped_in, fast_path_note, make_progress
+from .utils import Accumulator, StopOnInterrupt, Timer, TrainingInterrupted, check_int, check_positive, close_panel
 
 __all__ = [
     "History",
@@ -99,23 +100,10 @@ class History:
 # --------------------------------------------------------------------------
 
 
-def check_prefix(prefix, num_preds, vocab) -> int:
-    """Check a prediction's ``prefix`` against ``vocab``; return ``num_preds`` as an int (both editions' predict)."""
-    if not isinstance(prefix, str) or not prefix:
-        raise ValueError(f"prefix must be a non-empty string, got {prefix!r}")
-    num_preds = check_int("num_preds", num_preds, minimum=0)
-    unknown = sorted({ch for ch in prefix if ch not in vocab.token_to_idx})
-    if unknown:
-        raise ValueError(
-            f"prefix {prefix!r} has characters the vocabulary does not know: {unknown}. "
-            "The Time Machine vocabulary is lower-case a-z and space; try prefix.lower()."
-        )
-    return num_preds
-
-
 def predict_ch8(prefix, num_preds, net, vocab, device):
     """Generate ``num_preds`` tokens following ``prefix`` (greedy: the most likely one)."""
     num_preds = check_prefix(prefix, num_preds, vocab)
+    check_model_vocab(net, vocab)  # its size, and the vocabulary it was trained with
     _check_device(net, device)
     with torch.no_grad():
         state = net.begin_state(batch_size=1, device=device)
@@ -165,6 +153,7 @@ def grad_clipping(net, theta):
 
 def sgd(params, lr, batch_size):
     """Minibatch stochastic gradient descent, in place (upstream d2l's ``sgd``)."""
+    check_positive("batch_size", batch_size)  # 0 would write inf/NaN into every weight
     with torch.no_grad():
         for param in params:
             param -= lr * param.grad / batch_size
@@ -269,7 +258,7 @@ def _forward_backward(forward, X, state, y, loss, optimizer):
 
 def _epoch(net, train_iter, loss, optimizer, device, use_random_iter, grad_clip, stop, epoch, forward):
     """Train one epoch with ``forward`` (a :class:`_Forward`); return (perplexity, tokens/s, finished_all_batches)."""
-    state, timer = None, Timer()
+    state, timer, stopped = None, Timer(), False
     metric = Accumulator(2)  # sum of training loss, number of tokens
     for X, Y in train_iter:
         if state is None or use_random_iter:
@@ -292,6 +281,7 @@ def _epoch(net, train_iter, loss, optimizer, device, use_random_iter, grad_clip,
             )
         metric.add(batch_loss * y.numel(), y.numel())
         if stop.requested:
+            stopped = True  # a partial epoch: train_ch8 leaves it out of the curve and the speed
             break
     if metric[1] == 0:
         raise ValueError("train_iter yielded no minibatch: check batch_size and num_steps against the corpus")
@@ -301,7 +291,7 @@ def _epoch(net, train_iter, loss, optimizer, device, use_random_iter, grad_clip,
             f"the mean training loss reached {metric[0] / metric[1]:.4g} in epoch {epoch}, a perplexity too "
             "large to represent: training diverged. Try a smaller learning rate lr (or a smaller grad_clip)."
         )
-    return ppl, metric[1] / timer.stop(), not stop.requested
+    return ppl, metric[1] / timer.stop(), not stopped
 
 
 def _exp(mean_loss):
@@ -310,8 +300,8 @@ def _exp(mean_loss):
 
 
 def _check_device(net, device):
-    """Raise a clear error if the model's parameters are not on ``device`` (the book moves them first)."""
-    want = torch.device(device)
+    """Raise a clear error if ``device`` is not one this machine has, or the model's parameters are elsewhere."""
+    want = check_device(device)
     try:
         params = _parameters(net)
     except TypeError:  # a learner's own model without parameters(): nothing to check
@@ -334,6 +324,7 @@ class _NoStop:
 
 def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, grad_clip=1, fast=None):
     """Train a net within one epoch; return (perplexity, tokens per second)."""
+    use_random_iter = check_bool("use_random_iter", use_random_iter)
     _check_device(net, device)
     optimizer = _as_optimizer(updater, net)
     forward = _Forward(net, fast)
@@ -343,6 +334,8 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, gra
 
 def evaluate_perplexity(net, data_iter, device):
     """Perplexity of ``net`` on ``data_iter`` (sequential batches, state carried over)."""
+    check_batches("data_iter", data_iter, every_epoch=False)
+    _check_device(net, device)
     loss = nn.CrossEntropyLoss(reduction="sum")
     total, count, state = 0.0, 0, None
     with torch.no_grad():
@@ -363,17 +356,17 @@ def evaluate_perplexity(net, data_iter, device):
 # --------------------------------------------------------------------------
 
 
-_LAST: list = [None]  # the History of the latest train_ch8 call, finished or not
+_LAST: list = [None]  # the History of the latest train_ch8 or Trainer.fit call, finished or not
 
 
 def last_history():
-    """The :class:`History` of the latest ``train_ch8`` call, also when Kernel > Interrupt stopped it.
+    """The :class:`History` of the latest ``train_ch8`` or ``Trainer.fit`` call, also one that was interrupted.
 
     After an interrupt the call returns nothing (it stops the cell), so this is
     how to get its epochs back: ``history = d2l.last_history()``.
     """
     if _LAST[0] is None:
-        raise LookupError("train_ch8 has not run in this kernel yet")
+        raise LookupError("no training has run in this kernel yet (train_ch8 or d2l.Trainer(...).fit)")
     return _LAST[0]
 
 
@@ -416,11 +409,20 @@ def train_ch8(
     """
     lr = check_positive("lr", lr)
     num_epochs = check_int("num_epochs", num_epochs)
+    use_random_iter = check_bool("use_random_iter", use_random_iter)
     if grad_clip is not None:
         grad_clip = check_positive("grad_clip", grad_clip)
     log_every = check_int("log_every", log_every)
+    # Everything the epochs and the samples will use, checked before the first epoch.
+    check_net(net, _parameters(net))
+    check_batches("train_iter", train_iter, every_epoch=num_epochs > 1)
+    if heldout_iter is not None:  # read at every log_every-th epoch and the last
+        evaluations = num_epochs // log_every + (num_epochs % log_every != 0)
+        check_batches("heldout_iter", heldout_iter, every_epoch=evaluations > 1)
+    check_model_vocab(net, vocab)
     _check_device(net, device)
     num_epochs = max_epochs_from_env(num_epochs)
+    remember_vocab(net, vocab)  # predict_ch8 will compare its vocab with this one
 
     loss = nn.CrossEntropyLoss()
     optimizer = _PlainSGD(_parameters(net), lr)
@@ -431,24 +433,25 @@ def train_ch8(
     forward = _Forward(net, fast)
     history = History(device=str(device), num_epochs=num_epochs, fast_path=forward.name)
     _LAST[0] = history
-    if forward.name is not None:
-        print(
-            f"fast path: d2l_helpers' {forward.name} trains this model (same values and gradients as your "
-            "code, checked before use; fast=False trains it as written)"
-        )
     progress = make_progress(plot, num_epochs=num_epochs, heldout=heldout_iter is not None)
+    if forward.name is not None:  # under the panel, as Trainer.fit says it
+        print(fast_path_note(forward.name))
     status, stopped_in = "error", None  # stopped_in: the epoch Kernel > Interrupt ended
-    try:
-        with StopOnInterrupt() as stop:
+    # Kernel > Interrupt is handled until the call ends: a Ctrl-C during the closing lines stops the cell too.
+    epoch = 1
+    with StopOnInterrupt() as stop:
+        try:
             for epoch in range(1, num_epochs + 1):
                 ppl, speed, finished = _epoch(
                     net, train_iter, loss, optimizer, device, use_random_iter, grad_clip, stop, epoch, forward
                 )
                 history.fast_path = forward.name
+                if not finished:  # the first Ctrl-C: a partial epoch, in the weights but not in the curve
+                    history.interrupted, stopped_in = True, epoch
+                    break
                 history.perplexity.append(ppl)
                 history.tokens_per_sec.append(speed)
-                last = epoch == num_epochs or not finished
-                heldout, sample, logged = None, None, epoch % log_every == 0 or last
+                heldout, sample, logged = None, None, epoch % log_every == 0 or epoch == num_epochs
                 if logged:
                     if heldout_iter is not None:
                         heldout = evaluate_perplexity(net, heldout_iter, device)
@@ -459,27 +462,34 @@ def train_ch8(
                         print(sample)
                 # every epoch: the panel's progress line (and its plot, within the rate limit)
                 progress.update(epoch, ppl, heldout=heldout, tokens_per_sec=speed, sample=sample, logged=logged)
-                if not finished:  # the first Ctrl-C: this epoch ended after its current minibatch
-                    history.interrupted, stopped_in = True, epoch
-                    break
-        status = "interrupted" if history.interrupted else "done"
-    except KeyboardInterrupt:  # a second Ctrl-C, or no signal handler (not the main thread)
-        history.interrupted, status = True, "interrupted"
-        stopped_in = len(history.perplexity) + 1
-    finally:
-        progress.close(status)
+            status = "interrupted" if history.interrupted else "done"
+        except KeyboardInterrupt:  # a second Ctrl-C, or no signal handler (not the main thread)
+            history.interrupted, status, stopped_in = True, "interrupted", epoch  # (also after its sample began)
+        finally:
+            close_panel(progress, status, stop)
 
-    if history.perplexity:
-        print(f"perplexity {history.perplexity[-1]:.1f}, {history.tokens_per_sec[-1]:.1f} tokens/sec on {device}")
-    if history.heldout_perplexity:
-        print(f"held-out perplexity {history.heldout_perplexity[-1]:.1f}")
-    print(predict("time traveller"))
-    print(predict("traveller"))
-    if history.interrupted:
-        message = (
-            f"Interrupted in epoch {stopped_in} of {num_epochs}; the model keeps its weights and "
-            f"d2l.last_history() returns this run's History ({len(history.perplexity)} epochs)"
-        )
-        print(message + ".")
-        raise TrainingInterrupted(message, result=history)
+        try:
+            if history.perplexity:
+                print(
+                    f"perplexity {history.perplexity[-1]:.1f}, {history.tokens_per_sec[-1]:.1f} tokens/sec on {device}"
+                )
+            if history.heldout_perplexity:
+                print(f"held-out perplexity {history.heldout_perplexity[-1]:.1f}")
+            print(predict("time traveller"))
+            print(predict("traveller"))
+        except KeyboardInterrupt:  # another Ctrl-C during the closing predictions: skip the rest of them
+            history.interrupted = True
+        if stop.requested and not history.interrupted:  # a first Ctrl-C after the last epoch
+            history.interrupted = True
+        if history.interrupted:  # (said by the exception: IPython shows it as this one line)
+            where = (
+                _stopped_in("interrupted", stopped_in, num_epochs).capitalize()
+                if stopped_in
+                else f"Interrupted after epoch {len(history.perplexity)} of {num_epochs}"
+            )
+            message = (
+                f"{where}; the model keeps its weights and "
+                f"d2l.last_history() returns this run's History ({len(history.perplexity)} finished epochs)."
+            )
+            raise TrainingInterrupted(message, result=history)
     return history

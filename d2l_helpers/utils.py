@@ -155,6 +155,26 @@ class TrainingInterrupted(KeyboardInterrupt):
     def __init__(self, message: str, result=None):
         super().__init__(message)
         self.result = result
+        self._shown = False
+
+    def _render_traceback_(self):
+        """What IPython shows for this exception: one line, not a stack into the library.
+
+        An interrupt is a stop the learner asked for, not a bug. IPython calls
+        this the first time it shows the exception; asked again (``%tb``), it
+        gives IPython's full traceback.
+        """
+        if not getattr(self, "_shown", False):
+            self._shown = True
+            return [f"{type(self).__name__}: {self} (%tb shows the full traceback)"]
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is None:  # (not in IPython: nothing calls this)
+            import traceback
+
+            return traceback.format_exception(type(self), self, self.__traceback__)
+        return shell.InteractiveTB.structured_traceback(type(self), self, self.__traceback__)
 
 
 class StopOnInterrupt:
@@ -210,6 +230,19 @@ class StopOnInterrupt:
             signal.signal(signal.SIGINT, signal.default_int_handler if self._old is None else self._old)
             self._installed, self._old = False, None
         return False
+
+
+def close_panel(progress, status, stop):
+    """Turn the panel into its final PNG; a second Ctrl-C meanwhile waits for the end of it.
+
+    The run is then stopping already (``stop.requested``), so that interrupt is
+    dropped: the caller raises ``TrainingInterrupted`` (both editions use this).
+    """
+    try:
+        with stop.shielded():
+            progress.close(status)
+    except KeyboardInterrupt:
+        pass
 
 
 # Three of upstream's tensor aliases. The book's text calls torch directly, but

@@ -4,13 +4,17 @@ The tests start a Jupyter server on 127.0.0.1, open a small training notebook
 in Debian's Chromium driven by playwright-python, run it, and check what a
 learner sees.
 
+Both servers run with ``tools/jupyter_server_config.py`` (the pre-save hook
+that ``make lab`` installs).
+
 In JupyterLab (ipywidgets 8, configured for testing by
 ``jupyterlab.galata.configure_jupyter_server``):
 
 1. saved while training runs (as autosave does), closed, the server (and so
    the kernel) stopped and started again: the notebook reopens showing the
-   panel's latest frame, never "Error displaying widget" (``make lab`` turns
-   on JupyterLab's "save widget state" setting; see tools/jupyterlab_overrides.json);
+   panel's latest frame as a picture, unmodified, never "Error displaying
+   widget"; saved again (as autosave or Ctrl+S would), stopped, reopened: the
+   same (the save, reopen, save, reopen of issue 19);
 2. run again: while the training cell is busy, the plot image changes several
    times (a screenshot of the running panel is saved to ``docs/dashboard.png``);
 3. once it is done, the panel has become a static image and the book's
@@ -20,9 +24,14 @@ In JupyterLab (ipywidgets 8, configured for testing by
 5. the English edition's ``Trainer.fit`` draws its board in the same live
    panel: frames change while it runs, and a PNG is left.
 
+A notebook saved by ``tools/run_notebooks.py`` opens in JupyterLab without
+being modified (its kernelspec is the one JupyterLab writes).
+
 In the classic Notebook 6.5 with ipywidgets 7.7.1, from the Colab-like
 environment (``.venv-colab``; Colab's runtime ships the same Notebook and
-ipywidgets): the frames change while the cell runs, and the PNG is there after.
+ipywidgets): the frames change while the cell runs, and the PNG is there
+after; saved mid-run, it reopens (twice, saved in between) with the latest
+frame and no widget error.
 
 It needs Debian's ``chromium`` (playwright's own browser download is not
 used). It installs it with apt-get when it can (as root); elsewhere it skips,
@@ -45,6 +54,8 @@ from kernels import COLAB, colab_python
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "docs" / "dashboard.png"
+SERVER_CONFIG = ROOT / "tools" / "jupyter_server_config.py"  # the pre-save hook, as make lab installs it
+WIDGET_ERRORS = ("Error displaying widget", "model not found", "could not be displayed")
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--headless",
@@ -95,13 +106,13 @@ CELL_STATE_JS = """() => {
     if (!cell) return null;
     const image = cell.querySelector('.widget-image');
     const final = cell.querySelector('.jp-OutputArea .jp-RenderedImage img');
-    const progress = [...cell.querySelectorAll('.widget-label')]  // '17/65 · 0:07 elapsed · ...'
-        .map((label) => label.textContent.match(/^(\\d+)\\/(\\d+) /)).find((match) => match);
+    const progress = [...cell.querySelectorAll('.widget-label')]  // 'epoch 17/65 · 0:07 elapsed · ...'
+        .map((label) => label.textContent.match(/^epoch (\\d+)\\/(\\d+) /)).find((match) => match);
     return {
         done: progress ? progress[1] / progress[2] : 0,
         prompt: (cell.querySelector('.jp-InputPrompt') || {}).textContent || '',
         src: image ? image.getAttribute('src') : null,
-        widgets: cell.querySelectorAll('.jupyter-widgets').length,
+        widgets: [...cell.querySelectorAll('.jupyter-widgets')].filter((e) => e.offsetParent !== null).length,
         final: final ? final.naturalWidth : 0,
         text: (cell.querySelector('.jp-OutputArea') || {}).innerText || '',
     };
@@ -173,6 +184,7 @@ class JupyterLab:
             f"c.LabApp.workspaces_dir = {str(home / 'workspaces')!r}\n"
             "c.LabApp.news_url = None\n"
             "c.LabApp.check_for_updates_class = 'jupyterlab.handlers.announcements.NeverCheckForUpdate'\n"
+            f"exec(compile(open({str(SERVER_CONFIG)!r}).read(), {str(SERVER_CONFIG)!r}, 'exec'))\n"
         )
         self.env = dict(os.environ)
         for var in ("D2L_PLOT", "D2L_MAX_EPOCHS"):  # as a learner runs it: auto mode, uncapped
@@ -238,9 +250,12 @@ class ClassicNotebook(JupyterLab):
     def __init__(self, root: Path, home: Path):
         super().__init__(root, home)
         self.python = colab_python()
+        self.config = home / "jupyter_notebook_config.py"  # the classic Notebook's own file: the pre-save hook only
+        self.config.write_text(f"exec(compile(open({str(SERVER_CONFIG)!r}).read(), {str(SERVER_CONFIG)!r}, 'exec'))\n")
 
     def arguments(self):
         return [
+            f"--config={self.config}",
             "--no-browser",
             "--ip=127.0.0.1",
             f"--port={self.port}",
@@ -359,47 +374,104 @@ def _watch_training(page, state_js, screenshot=None, timeout_s=240, stop_after_c
     return changes_while_busy, busy_seen, state, info
 
 
+DIRTY_JS = "() => window.jupyterapp.shell.currentWidget.context.model.dirty"
+
+# Watches every painted frame (requestAnimationFrame) of the training cell's live panel: how many image
+# elements it had (a re-rendered panel makes a new one), frames where its image reported no picture
+# after it had shown one, and the heights the panel had (a jump is a visible blink).
+WATCH_PAINTS_JS = """() => {
+    const seen = {frames: 0, blank: 0, heights: new Set(), images: new Set(), shown: false};
+    const tick = () => {
+        const cells = document.querySelectorAll('.jp-Notebook .jp-CodeCell');
+        const box = cells.length ? cells[cells.length - 1].querySelector('.widget-vbox') : null;
+        const image = box && box.querySelector('.widget-image');
+        if (image) {
+            seen.frames += 1;
+            seen.images.add(image);
+            if (image.naturalWidth > 0) seen.shown = true; else if (seen.shown) seen.blank += 1;
+            seen.heights.add(Math.round(box.getBoundingClientRect().height));
+        }
+        requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+    window.__d2lPaints = {report: () => ({
+        frames: seen.frames, blank: seen.blank, heights: [...seen.heights], images: seen.images.size})};
+}"""
+
+
+def _saved_as_a_picture(path: Path):
+    """The notebook on disk: the training cell's panel is a PNG, no widget view, no panel widget state left."""
+    saved = json.loads(path.read_text())
+    outputs = saved["cells"][-1]["outputs"]
+    pictures = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(pictures) == 1 and "".join(pictures[0]["data"]["text/plain"]) == "<d2l training plot>", outputs
+    assert WIDGET_VIEW not in json.dumps(saved["cells"]), "the pre-save hook left a widget view"
+    models = saved["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    assert "ImageModel" not in {m["model_name"] for m in models.get("state", {}).values()}
+    return pictures[0]["data"]["image/png"]
+
+
+def _reopened_shows_the_picture(page, state_js):
+    """After a restart: the saved frame is an image, no widget, no widget error, and opening changed nothing."""
+    page.wait_for_function(f"() => ({state_js})().final > 0", timeout=60_000)
+    page.wait_for_timeout(2000)  # (time for a widget error, or a metadata rewrite, to show)
+    state = page.evaluate(state_js)
+    assert state["final"] > 400 and state["widgets"] == 0 and state["src"] is None, state
+    body = page.inner_text("body")
+    assert not [error for error in WIDGET_ERRORS if error in body], body[-2000:]
+    return state
+
+
 def test_dashboard_runs_live_in_jupyterlab_and_is_saved_as_an_image(chromium, lab):
     from playwright.sync_api import sync_playwright
 
-    overrides = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
-    assert json.loads(overrides.read_text())["@jupyter-widgets/jupyterlab-manager:plugin"]["saveState"] is True, (
-        "make lab-setup installs tools/jupyterlab_overrides.json there"
-    )
     path = lab.root / NOTEBOOK
     _write_notebook(path)
     lab.start()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS, headless=True)
         try:
-            # 1. Saved while training runs, then reopened after the kernel is gone: the latest frame.
+            # 1. Saved while training runs, then reopened after the kernel is gone: the latest frame, as a picture.
             page = _open_notebook(browser, lab)
             page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")  # not awaited
             changes, busy_seen, state, info = _watch_training(page, CELL_STATE_JS, stop_after_changes=2)
             assert busy_seen and changes >= 2, info
             page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
             page.wait_for_timeout(1500)
-            saved = json.loads(path.read_text())
-            assert WIDGET_VIEW in json.dumps(saved["cells"][-1]["outputs"]), "saved mid-run: the live panel"
-            models = saved["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
-            assert "ImageModel" in {m["model_name"] for m in models.values()}  # the widgets' state is saved too
+            first = _saved_as_a_picture(path)
+            assert page.evaluate(CELL_STATE_JS)["src"], "the open notebook keeps its live panel after the save"
             page.close()
             lab.stop()  # the kernel goes with the server, mid-training
+            # ... saved, reopened, saved again (Ctrl+S, or the autosave of a notebook marked modified), reopened:
+            for _ in range(2):
+                lab.start()
+                page = _open_notebook(browser, lab)
+                _reopened_shows_the_picture(page, CELL_STATE_JS)
+                assert page.evaluate(DIRTY_JS) is False, "opening the notebook modified it"
+                page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+                page.wait_for_timeout(1500)
+                assert _saved_as_a_picture(path) == first  # the same frame, every save
+                page.close()
+                lab.stop()
             lab.start()
             page = _open_notebook(browser, lab)
-            page.wait_for_function(f"() => ({CELL_STATE_JS})().src", timeout=60_000)
-            page.wait_for_timeout(1000)
-            state = page.evaluate(CELL_STATE_JS)
-            assert state["src"] and state["widgets"] > 0, state  # the panel as it was, from the saved state
-            assert "Error displaying widget" not in page.inner_text("body")
-            print(f"\nsaved mid-run and reopened: the latest frame shows ({len(state['src'])} characters of image)")
+            _reopened_shows_the_picture(page, CELL_STATE_JS)
+            print(f"\nsaved mid-run, reopened and saved twice: the latest frame shows ({len(first)} base64 chars)")
 
             # 2. Run again, to the end, watching the plot while the training cell is busy.
+            page.evaluate(WATCH_PAINTS_JS)
             page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
             changes_while_busy, busy_seen, state, info = _watch_training(page, CELL_STATE_JS, _screenshot_panel)
             assert busy_seen, info
             assert changes_while_busy >= 3, info
             assert SCREENSHOT.stat().st_size > 10_000, info
+            paints = page.evaluate("() => window.__d2lPaints.report()")
+            print(f"\npainted frames of the live panel: {paints}")
+            # The frame kept for a save does not re-render the panel: one image element, one height all along.
+            # (A panel re-rendered by an update of its own output had a new image element each time, and its
+            # height dropped from 369 to 89 px for a painted frame or two: a blink. "blank" counts frames where
+            # the one image reported no picture while a new one loaded; its height did not change.)
+            assert paints["images"] == 1 and len(paints["heights"]) == 1, paints
 
             # 3. Done: a static image where the panel was, the book's lines printed under it.
             assert state["final"] > 400 and state["widgets"] == 0 and state["src"] is None, info
@@ -469,12 +541,12 @@ CLASSIC_CELL_STATE_JS = """() => {
     const image = cell.querySelector('.widget-image');
     const final = cell.querySelector('.output_png img');
     const progress = [...cell.querySelectorAll('.widget-label')]
-        .map((label) => label.textContent.match(/^(\\d+)\\/(\\d+) /)).find((match) => match);
+        .map((label) => label.textContent.match(/^epoch (\\d+)\\/(\\d+) /)).find((match) => match);
     return {
         done: progress ? progress[1] / progress[2] : 0,
         prompt: (cell.querySelector('.input_prompt') || {}).textContent || '',
         src: image ? image.getAttribute('src') : null,
-        widgets: cell.querySelectorAll('.jupyter-widgets').length,
+        widgets: [...cell.querySelectorAll('.jupyter-widgets')].filter((e) => e.offsetParent !== null).length,
         final: final ? final.naturalWidth : 0,
         text: (cell.querySelector('.output') || {}).innerText || '',
     };
@@ -487,6 +559,18 @@ CLASSIC_KERNEL_IDLE_JS = """() => {
 }"""
 
 
+def _open_classic(browser, classic):
+    page = browser.new_page(viewport={"width": 1000, "height": 1000})
+    page.goto(f"{classic.url}notebooks/{NOTEBOOK}")
+    page.wait_for_function(CLASSIC_KERNEL_IDLE_JS, timeout=120_000, polling=250)
+    return page
+
+
+def _classic_save(page):
+    page.evaluate("() => window.Jupyter.notebook.save_notebook()")
+    page.wait_for_timeout(2000)
+
+
 def test_dashboard_runs_live_in_the_classic_notebook_with_ipywidgets_7(chromium, classic):
     from playwright.sync_api import sync_playwright
 
@@ -497,9 +581,29 @@ def test_dashboard_runs_live_in_the_classic_notebook_with_ipywidgets_7(chromium,
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1000, "height": 1000})
-            page.goto(f"{classic.url}notebooks/{NOTEBOOK}")
-            page.wait_for_function(CLASSIC_KERNEL_IDLE_JS, timeout=120_000, polling=250)
+            # Saved mid-run, the server stopped, reopened, saved again, reopened: the latest frame, as a picture.
+            page = _open_classic(browser, classic)
+            page.evaluate("() => { window.Jupyter.notebook.execute_all_cells(); }")
+            changes, busy_seen, state, info = _watch_training(page, CLASSIC_CELL_STATE_JS, stop_after_changes=2)
+            assert busy_seen and changes >= 2, info
+            _classic_save(page)
+            first = _saved_as_a_picture(path)
+            page.close()
+            classic.stop()
+            for _ in range(2):
+                classic.start()
+                page = _open_classic(browser, classic)
+                _reopened_shows_the_picture(page, CLASSIC_CELL_STATE_JS)
+                _classic_save(page)
+                assert _saved_as_a_picture(path) == first
+                page.close()
+                classic.stop()
+            classic.start()
+            page = _open_classic(browser, classic)
+            _reopened_shows_the_picture(page, CLASSIC_CELL_STATE_JS)
+            print("\nclassic Notebook: saved mid-run, reopened and saved twice: the latest frame shows")
+
+            # Run to the end: the ipywidgets 7 panel repaints while the cell runs, then the PNG.
             page.evaluate("() => { window.Jupyter.notebook.execute_all_cells(); }")
             changes_while_busy, busy_seen, state, info = _watch_training(page, CLASSIC_CELL_STATE_JS)
             assert busy_seen, info
@@ -512,8 +616,8 @@ def test_dashboard_runs_live_in_the_classic_notebook_with_ipywidgets_7(chromium,
                 state = page.evaluate(CLASSIC_CELL_STATE_JS)
             assert "tokens/sec on " in state["text"], info
             body = page.inner_text("body")
-            assert "Error displaying widget" not in body and "could not be displayed" not in body
-            print(f"\nclassic Notebook + ipywidgets 7: {info.split(', last state')[0]}")
+            assert not [error for error in WIDGET_ERRORS if error in body], body[-2000:]
+            print(f"classic Notebook + ipywidgets 7: {info.split(', last state')[0]}")
         except Exception:
             print(classic.log_tail())
             raise

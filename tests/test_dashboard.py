@@ -26,6 +26,7 @@ from torch import nn
 
 import d2l_helpers as d2l
 from d2l_helpers import dashboard as db
+from d2l_helpers import figures
 from d2l_helpers.train import History
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -107,7 +108,7 @@ def test_make_progress_returns_the_right_display(monkeypatch):
     fake = FakeDisplay()
     monkeypatch.setattr("IPython.display.display", fake)
     panel = db.make_progress("widget", 5, heldout=True)
-    assert isinstance(panel, db.WidgetProgress) and len(fake.shown) == 1
+    assert isinstance(panel, db.WidgetProgress) and len(fake.shown) == 2  # the panel, and the frame a save keeps
     panel.close("done")
 
 
@@ -153,11 +154,29 @@ def test_panel_redraws_at_most_every_two_seconds_and_always_the_first_and_last_p
     assert db.MIN_INTERVAL == 2.0
     assert all(b - a >= 2.0 - 1e-9 for a, b in zip(times, times[1:]))  # at most one redraw every 2 s
     assert 7 <= len(drawn_at) <= 9  # 15 s of training: about one redraw every 2 s, not fewer
-    assert panel.caption.value == "epoch 50/50 · perplexity 1.60"  # the caption goes with the last frame
+    assert panel.timing.value.startswith("epoch 50/50 · 0:15 elapsed · ETA 0:00 · 1,000 tokens/s · perplexity 1.60")
     assert panel.image.value != first
-    assert panel.bar.value == 50 and "50/50" in panel.timing.value
-    assert "sample 50" in panel.text.value
+    assert panel.bar.value == 50
+    assert "sample, epoch 50</b> sample 50" in panel.text.value  # the sample says which epoch it is from
     panel.close("done")
+
+
+def test_the_epoch_and_its_perplexity_are_said_once_in_one_line_that_changes_every_epoch():
+    """No caption with the plot's epoch beside a line with another: one label, every epoch (the plot waits)."""
+    clock = FakeClock()
+    panel = _panel(num_epochs=30, heldout=True, clock=clock)
+    labels = [w for w in panel.box.children if hasattr(w, "value") and isinstance(w.value, str) and "/30" in w.value]
+    assert labels == [panel.timing]  # the only words with an epoch in them
+    for epoch in range(1, 31):
+        clock.now += 0.3
+        panel.update(epoch, 30.0 / epoch + 1, heldout=40.0 / epoch + 1 if epoch % 10 == 0 else None)
+        line = panel.timing.value
+        assert line.startswith(f"epoch {epoch}/30 · ") and f"perplexity {30.0 / epoch + 1:.2f}" in line, line
+        if epoch >= 10:  # the latest held-out value, said to be from an earlier epoch when it is
+            measured = epoch - epoch % 10
+            value = f"held-out {40.0 / measured + 1:.2f}"
+            assert line.endswith(value if epoch == measured else f"{value} (epoch {measured})"), line
+    assert panel.progress_updates == 30 and panel.frames < 30  # (the plot itself is rate-limited)
 
 
 def test_panel_spaces_out_costly_refreshes():
@@ -180,7 +199,7 @@ def test_skipped_points_still_reach_the_next_frame_and_the_final_figure():
     panel.update(1, 20.0, heldout=25.0)
     for epoch in range(2, 6):  # within the same 2 s: the plot is not drawn, the progress line changes
         panel.update(epoch, 20.0 - epoch, heldout=25.0 - epoch, sample="x<y>")
-        assert panel.timing.value.startswith(f"{epoch}/10 ")
+        assert panel.timing.value.startswith(f"epoch {epoch}/10 ")
     assert panel.frames == 1 and panel.bar.value == 1  # the bar moves with the plot
     assert panel.progress_updates == 5 and "x&lt;y&gt;" in panel.text.value
     clock.now = 2.0
@@ -189,7 +208,7 @@ def test_skipped_points_still_reach_the_next_frame_and_the_final_figure():
     assert list(panel.plot.train_line.get_xdata()) == [1, 2, 3, 4, 5, 6]
     assert list(panel.plot.heldout_line.get_xdata()) == [1, 2, 3, 4, 5]
     panel.close("interrupted")
-    assert panel.plot.title.get_text().startswith("interrupted after epoch 6 of 10 · perplexity 10.00")
+    assert panel.plot.title.get_text() == "interrupted in epoch 7 of 10 · epoch 6: perplexity 10.00"
 
 
 # --------------------------------------------------------------------------
@@ -198,11 +217,20 @@ def test_skipped_points_still_reach_the_next_frame_and_the_final_figure():
 
 
 def _check_finalised(panel, display):
-    """The panel became one static PNG with the constant text, and its widgets are closed."""
-    (shown,) = display.shown
+    """The panel became one static PNG with the constant text, its frame output emptied, its widgets closed.
+
+    Until then each refresh replaced the frame output: the latest picture (what a save keeps).
+    """
+    shown, kept = display.shown
     assert set(shown) == {"text/plain", WIDGET_VIEW} and shown["text/plain"] == db.PLAIN_TEXT
     assert shown[WIDGET_VIEW]["model_id"]
-    (final,) = display.updates
+    assert set(kept) == {WIDGET_VIEW, "image/png"} and kept[WIDGET_VIEW] != shown[WIDGET_VIEW]  # (no text: nbval)
+    (final,) = display.updates_of(0)
+    *frames, emptied = display.updates_of(1)
+    assert len(frames) == panel.panel.kept and all(
+        frame == {**kept, "image/png": frame["image/png"]} for frame in frames
+    )
+    assert emptied == {}  # nothing to show once training ended (a save drops it)
     assert set(final) == {"image/png", "text/plain"} and final["text/plain"] == db.PLAIN_TEXT
     png = base64.b64decode(final["image/png"])
     assert png.startswith(b"\x89PNG") and _pixels(png).shape == (280, 560, 3)
@@ -215,8 +243,8 @@ def _check_finalised(panel, display):
     "status, title",
     [
         ("done", "3 epochs in 0:03 · perplexity 5.00 · 1,234 tokens/s"),
-        ("interrupted", "interrupted after epoch 3 of 10 · perplexity 5.00 · 1,234 tokens/s"),
-        ("error", "stopped by an error after epoch 3 of 10 · perplexity 5.00 · 1,234 tokens/s"),
+        ("interrupted", "interrupted in epoch 4 of 10 · epoch 3: perplexity 5.00 · 1,234 tokens/s"),
+        ("error", "stopped by an error in epoch 4 of 10 · epoch 3: perplexity 5.00 · 1,234 tokens/s"),
     ],
 )
 def test_close_replaces_the_panel_by_a_png_with_the_final_numbers(status, title):
@@ -227,9 +255,9 @@ def test_close_replaces_the_panel_by_a_png_with_the_final_numbers(status, title)
         panel.update(epoch, ppl, tokens_per_sec=1234.4)
     panel.close(status)
     _check_finalised(panel, display)
-    assert panel.plot.title.get_text() == title
+    assert panel.plot.title.get_text().replace("\n", " · ") == title  # (in two lines if too wide)
     panel.close(status)  # a second close does nothing
-    assert len(display.updates) == 1
+    assert len(display.updates) == panel.panel.kept + 2
 
 
 def test_close_before_any_point_still_leaves_a_png():
@@ -237,7 +265,7 @@ def test_close_before_any_point_still_leaves_a_png():
     panel = _panel(display=display)
     panel.close("error")
     _check_finalised(panel, display)
-    assert panel.plot.title.get_text() == "stopped by an error before the first logged point"
+    assert panel.plot.title.get_text() == "stopped by an error in epoch 1 of 10, before any epoch finished"
 
 
 def test_the_final_png_is_the_live_frame_drawn_in_full():
@@ -280,7 +308,7 @@ def test_live_y_axis_fits_the_values_seen_so_far():
     + [([0.4, 2.0], (0.2, 5.0))],
 )
 def test_axis_limits_snap_to_1_2_5_and_never_below_1_for_perplexity(values, limits):
-    assert db._nice_limits(values) == limits
+    assert figures._nice_limits(values) == limits
 
 
 # --------------------------------------------------------------------------
@@ -342,10 +370,10 @@ def _sigint():
     "action, raises, title",
     [
         (None, None, "5 epochs in 0:"),
-        (_raise(RuntimeError("boom")), RuntimeError, "stopped by an error after epoch 2 of 5 · perplexity "),
+        (_raise(RuntimeError("boom")), RuntimeError, "stopped by an error in epoch 3 of 5 · epoch 2: perplexity "),
         # a second Ctrl-C: at once; Kernel > Interrupt: ends the batch. Both then stop the cell.
-        (_raise(KeyboardInterrupt()), d2l.TrainingInterrupted, "interrupted after epoch 2 of 5 · perplexity "),
-        (_sigint, d2l.TrainingInterrupted, "interrupted after epoch 3 of 5 · perplexity "),
+        (_raise(KeyboardInterrupt()), d2l.TrainingInterrupted, "interrupted in epoch 3 of 5 · epoch 2: perplexity "),
+        (_sigint, d2l.TrainingInterrupted, "interrupted in epoch 3 of 5 · epoch 2: perplexity "),
     ],
 )
 def test_train_ch8_finalises_the_panel_however_training_ends(widget_panels, tiny_data, capsys, action, raises, title):
@@ -353,9 +381,16 @@ def test_train_ch8_finalises_the_panel_however_training_ends(widget_panels, tiny
     torch.manual_seed(0)
     net = _Failing(vocab, at=30 if action else -1, action=action)  # 12 steps an epoch: the 30th is in epoch 3
     if raises:
-        with pytest.raises(raises):
+        with pytest.raises(raises) as info:
             d2l.train_ch8(net, train_iter, vocab, 1, 5, "cpu", log_every=1)
-        assert d2l.last_history().interrupted == title.startswith("interrupted")
+        history = d2l.last_history()
+        assert history.interrupted == title.startswith("interrupted")
+        # The partial epoch 3 is in the weights only: not a point of the curve, not in the speed.
+        assert len(history.perplexity) == len(history.tokens_per_sec) == 2
+        assert list(widget_panels[0].plot.train_line.get_xdata()) == [1, 2]
+        if raises is d2l.TrainingInterrupted:  # the message says it as the title does
+            assert str(info.value).startswith("Interrupted in epoch 3 of 5; the model keeps its weights")
+            assert "(2 finished epochs)" in str(info.value)
     else:
         history = d2l.train_ch8(net, train_iter, vocab, 1, 5, "cpu", log_every=1)
         assert not history.interrupted
@@ -445,9 +480,9 @@ def test_no_pyplot_anywhere():
         from d2l_helpers.train import History
 
         class Display:
-            def __call__(self, bundle, raw, display_id):
+            def __call__(self, bundle, raw, display_id, metadata=None):
                 return self
-            def update(self, bundle, raw):
+            def update(self, bundle, raw, metadata=None):
                 self.final = bundle
 
         panel = db.WidgetProgress(3, display=Display())
@@ -504,8 +539,10 @@ def test_executed_notebook_keeps_one_png_per_plot_and_passes_strict_nbval(tmp_pa
     train = nb.cells[1]
     (panel,) = _outputs_of_type(train, "image/png")
     assert panel.output_type == "display_data" and panel.data["text/plain"] == db.PLAIN_TEXT
-    assert train.outputs[0].text.startswith("fast path: d2l_helpers' nn.GRU kernel")  # said once, first
-    assert train.outputs[1] is panel  # shown above the lines the book prints
+    assert train.outputs[0] is panel  # shown above the lines the book prints...
+    assert train.outputs[1].data == {}  # (the frame a mid-run save would have kept, emptied: nothing shows)
+    note = train.outputs[2].text.splitlines()[0]  # ...the fast path's note first, said once, short and plain
+    assert note == "Training with a faster equivalent of this nn.GRU (fast=False turns it off)"
     printed = "".join(o.text for o in train.outputs if o.output_type == "stream").splitlines()
     assert sum(line.startswith("time traveller") for line in printed) == 3  # epochs 3 and 6, then the final one
     assert printed[-3].endswith("tokens/sec on cpu")

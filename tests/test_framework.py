@@ -65,7 +65,7 @@ def configure_optimizers(self):
 def test_a_module_with_save_hyperparameters_and_add_to_class_trains_with_the_trainer():
     model, data = Affine(lr=0.1, scale=2.0), Line()
     assert model.hparams == {"lr": 0.1, "scale": 2.0} and model.lr == 0.1 and model.scale == 2.0
-    assert data.hparams == {"n": 256, "batch_size": 32} and data.root is None and data.num_workers == 4
+    assert data.hparams == {"n": 256, "batch_size": 32} and data.root == "../data" and data.num_workers == 4
     trainer = d2l.Trainer(max_epochs=20)
     assert trainer.hparams == {"max_epochs": 20, "num_gpus": 0, "gradient_clip_val": 0}
     trainer.fit(model, data)
@@ -246,8 +246,8 @@ def test_kernel_interrupt_stops_after_the_batch_keeps_the_weights_and_stops_the_
         trainer.fit(model, _InterruptingData(data, 3, 2))
     assert isinstance(info.value, KeyboardInterrupt) and info.value.result is trainer.history
     assert trainer.train_batch_idx == 2 * 8 + 2  # stopped right after the batch it was in
-    assert len(trainer.history.perplexity) == 3
-    assert "Interrupted in epoch 3 of 20" in capsys.readouterr().out
+    assert len(trainer.history.perplexity) == len(trainer.history.tokens_per_sec) == 2  # the partial epoch left out
+    assert str(info.value).startswith("Interrupted in epoch 3 of 20, after the current minibatch;")
     assert signal.getsignal(signal.SIGINT) is handler
     assert model.W_hq.abs().sum() > 0 and "forward" not in model.__dict__  # weights kept, fast path removed
 
@@ -260,9 +260,10 @@ def test_a_second_interrupt_stops_at_once_and_says_so(capsys):
         trainer.fit(model, _InterruptingData(data, 3, 2, times=2))
     assert info.value.result is trainer.history
     assert trainer.train_batch_idx == 2 * 8 + 1  # the batch it was fetching never ran
-    out = capsys.readouterr().out
-    assert "Interrupted in epoch 3 of 20: stopped at once; the model keeps its weights." in out
-    assert "after the current minibatch" not in out
+    assert str(info.value) == (
+        "Interrupted in epoch 3 of 20, at once; the model keeps its weights "
+        "and trainer.history has its 2 finished epochs."
+    )
 
 
 # --------------------------------------------------------------------------
@@ -270,18 +271,20 @@ def test_a_second_interrupt_stops_at_once_and_says_so(capsys):
 # --------------------------------------------------------------------------
 
 
-class FakeHandle:
-    def __init__(self):
-        self.updates = []
+class FakePanel:
+    def __init__(self, finished=None):
+        self.kept, self.finished = [], finished if finished is not None else []
 
-    def update(self, bundle, raw=False):
-        self.updates.append(bundle)
+    def keep(self, make_png):
+        self.kept.append(make_png())
+
+    def finish(self, png, widgets, images=()):
+        self.finished.append((png, widgets))
 
 
 def test_the_panel_shows_the_board_live_and_ends_as_one_png(monkeypatch):
     shown, finished = [], []
-    monkeypatch.setattr(db, "show_panel", lambda box: shown.append(box) or FakeHandle())
-    monkeypatch.setattr(db, "finish_panel", lambda handle, png, widgets, images=(): finished.append((png, widgets)))
+    monkeypatch.setattr(db, "show_panel", lambda box, png, **_: shown.append(box) or FakePanel(finished))
     monkeypatch.setattr(db, "_in_kernel", lambda: True)
     data = d2l.TimeMachine(**TINY)
     model = d2l.RNNLMScratch(d2l.GRUScratch(len(data.vocab), 8), len(data.vocab), lr=4)
@@ -290,14 +293,14 @@ def test_the_panel_shows_the_board_live_and_ends_as_one_png(monkeypatch):
     assert len(shown) == 1 and len(finished) == 1
     png, widgets = finished[0]
     assert png.startswith(b"\x89PNG") and shown[0] in widgets
-    image, row, text = shown[0].children
-    assert "sample" in text.value and "time traveller" in text.value  # the latest predict sample
-    assert row.children[0].value == 3  # the progress bar at the last epoch
+    line, image, bar, text = shown[0].children
+    assert "sample, epoch 3" in text.value and "time traveller" in text.value  # the latest predict sample
+    assert bar.value == 3  # the progress bar at the last epoch
+    assert line.value.startswith("epoch 3/3 · ") and " tokens/s · train_ppl " in line.value  # the speed too
 
 
 def test_the_progress_line_changes_every_epoch_and_the_board_within_the_rate_limit(monkeypatch):
-    monkeypatch.setattr(db, "show_panel", lambda box: FakeHandle())
-    monkeypatch.setattr(db, "finish_panel", lambda handle, png, widgets, images=(): None)
+    monkeypatch.setattr(db, "show_panel", lambda box, png, **_: FakePanel())
     monkeypatch.setattr(db, "_in_kernel", lambda: True)
     now = [0.0]
     board = d2l.ProgressBoard(xlabel="epoch", ylabel="ppl")
@@ -308,7 +311,7 @@ def test_the_progress_line_changes_every_epoch_and_the_board_within_the_rate_lim
         board.draw(epoch, 20 - epoch, "train_ppl", every_n=1)
         progress.epoch_done(epoch)
         lines.append(progress.timing.value)
-    assert [line.split(" ")[0] for line in lines] == [f"{e}/10" for e in range(1, 11)]
+    assert [line.split(" ")[1] for line in lines] == [f"{e}/10" for e in range(1, 11)]
     assert progress.frames == 2 and progress.bar.value == 10
     progress.close("done")
 
@@ -389,7 +392,7 @@ def test_trainer_fit_in_a_real_kernel_sends_live_frames_and_leaves_one_png(tmp_p
     assert len(pngs) == 1 and pngs[0].data["text/plain"] == db.PLAIN_TEXT  # ...but the final PNG
     printed = "".join(o.text for o in train.outputs if o.output_type == "stream")
     assert printed.startswith("before\n") and printed.endswith("after\n")  # nothing cleared
-    assert "fast path: d2l_helpers' scratch GRU kernel" in printed
+    assert "Training with a faster equivalent of this scratch GRU (fast=False turns it off)" in printed
     assert nb.cells[2].outputs[0].data["text/plain"] == "40"
 
     path = tmp_path / "fit.ipynb"

@@ -3,9 +3,12 @@
 1. Kernel > Interrupt during the first of three train_ch8 calls in a loop stops
    the whole cell within seconds: the statement after the loop does not run,
    the interrupted model keeps its trained weights, ``d2l.last_history()`` has
-   its epochs, and the panel ends as a static PNG.
-2. The panel's progress line changes every epoch, while the plot image is
-   redrawn at most about every two seconds.
+   its epochs, and the panel ends as a static PNG. The error a front end shows
+   is one line (``TrainingInterrupted._render_traceback_``); ``%tb`` then
+   shows the full traceback.
+2. The panel's progress line (epoch, perplexity, time, speed) changes every epoch, while
+   the plot image is redrawn at most about every two seconds, each time with
+   the latest frame kept beside the widget view (what a save writes).
 
 The kernel is driven with jupyter_client, as a front end does: the messages it
 sends (widget updates, displays, the execute reply) are read from its channels.
@@ -129,6 +132,10 @@ def _stdout(messages):
     return "".join(m["content"]["text"] for m in messages if m["msg_type"] == "stream")
 
 
+def _display_id(msg):
+    return msg["content"]["transient"]["display_id"]
+
+
 def _widget_updates(messages):
     """(model id, state) of every widget update the kernel sent."""
     out = []
@@ -145,7 +152,7 @@ def test_interrupt_stops_the_whole_cell_and_keeps_the_interrupted_run(kernel):
         # The progress line of epoch 2 has gone out: the first train_ch8 is well under way.
         if "at" not in sent and msg["msg_type"] == "comm_msg":
             state = msg["content"]["data"].get("state", {})
-            if str(state.get("value", "")).startswith("2/10000 "):
+            if str(state.get("value", "")).startswith("epoch 2/10000 "):
                 kernel.km.interrupt_kernel()
                 sent["at"] = elapsed
 
@@ -155,13 +162,24 @@ def test_interrupt_stops_the_whole_cell_and_keeps_the_interrupted_run(kernel):
     assert content["status"] == "error" and content["ename"] == "TrainingInterrupted", content
     printed = _stdout(messages)
     assert "after the loop" not in printed
-    assert re.search(r"Interrupted in epoch \d+ of 10000; the model keeps its weights", printed), printed
+    # What the front end shows for the error: one line that says what happened, no stack into the library.
+    (error,) = [m["content"] for m in messages if m["msg_type"] == "error"]
+    (line,) = error["traceback"]
+    assert re.fullmatch(r"TrainingInterrupted: Interrupted in epoch \d+ of 10000; the model keeps its weights .*", line)
+    assert "(%tb shows the full traceback)" in line and content["traceback"] == [line]
     # the panel of the first run became the static PNG; no second run started (one panel only)
-    views = [m for m in messages if m["msg_type"] == "display_data" and WIDGET_VIEW in m["content"]["data"]]
-    finals = [m for m in messages if m["msg_type"] == "update_display_data"]
-    assert len(views) == 1 and len(finals) == 1
-    assert set(finals[0]["content"]["data"]) == {"image/png", "text/plain"}
-    assert finals[0]["content"]["data"]["text/plain"] == PLAIN_TEXT
+    # (two outputs: the panel, then the frame a save keeps; the updates replace the frame, and the panel once)
+    panel, frame = [_display_id(m) for m in messages if m["msg_type"] == "display_data"]
+    updates = [(_display_id(m), m["content"]["data"]) for m in messages if m["msg_type"] == "update_display_data"]
+    (final,) = [data for target, data in updates if target == panel]
+    *frames, emptied = [data for target, data in updates if target == frame]
+    assert all(set(f) == {"image/png", WIDGET_VIEW} for f in frames) and emptied == {}
+    assert set(final) == {"image/png", "text/plain"} and final["text/plain"] == PLAIN_TEXT
+
+    content, messages, _ = kernel.execute("%tb")  # asked for: the full traceback
+    (error,) = [m["content"] for m in messages if m["msg_type"] == "error"]
+    full = "\n".join(error["traceback"])
+    assert len(error["traceback"]) > 3 and "train_ch8" in full and "TrainingInterrupted" in full, full[-2000:]
 
     content, messages, _ = kernel.execute(AFTERWARDS)
     assert content["status"] == "ok", content
@@ -175,8 +193,9 @@ def test_progress_line_changes_every_epoch_and_the_plot_at_most_about_every_two_
     content, messages, seconds = kernel.execute(code)
     assert content["status"] == "ok", content
     updates = _widget_updates(messages)
-    lines = [s["value"] for _, s in updates if re.match(r"\d+/40 · ", str(s.get("value", "")))]
-    assert [int(line.split("/")[0]) for line in lines] == list(range(1, 41))  # one progress line an epoch
+    lines = [s["value"] for _, s in updates if re.match(r"epoch \d+/40 · ", str(s.get("value", "")))]
+    assert [int(re.match(r"epoch (\d+)/", line)[1]) for line in lines] == list(range(1, 41))  # a line an epoch
+    assert all(" · perplexity " in line for line in lines)  # the epoch and its perplexity in one message
     models = {
         m["content"]["comm_id"]: m["content"]["data"]["state"].get("_model_name")
         for m in messages

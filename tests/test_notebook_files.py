@@ -60,6 +60,15 @@ def test_saved_from_one_top_to_bottom_run(nb):
     assert not [c for c in nb["cells"] if "execution" in c["metadata"]]
 
 
+def test_kernelspec_is_what_jupyterlab_writes_so_opening_does_not_modify_it(nb):
+    """JupyterLab rewrites the kernelspec to its kernel's on opening (a modified notebook, then an autosave)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec("python3")  # the kernel JupyterLab starts for name "python3"
+    expected = {"display_name": spec.display_name, "language": spec.language, "name": "python3"}
+    assert nb["metadata"]["kernelspec"] == expected  # tools/run_notebooks.py writes it
+
+
 def test_no_errors_and_no_live_widgets_left(nb):
     for cell in nb["cells"]:
         for out in cell.get("outputs", []):

@@ -11,6 +11,7 @@ import contextlib
 import importlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -275,7 +276,10 @@ def test_kernel_interrupt_reaching_a_local_clusters_workers_does_not_kill_them(t
     statuses = lines["STATUS"].split(",")
     assert statuses[:2] == ["ok", "ok"] and statuses.count("ok") <= 4  # the two running ones finished, no more
     assert statuses.count("not run") >= 4
-    assert lines["WORKERS"] == "2" and "Worker process" not in stderr  # (the nanny's words for a worker that ended)
+    # (the nanny's words for a worker that died; "Worker process still alive after 4.0 seconds, killing" is
+    # what it says, on a busy machine, when the cluster closes at the end of the script)
+    assert lines["WORKERS"] == "2" and not re.search(r"Worker process (\d+ (was killed|exited)|died)", stderr), stderr
+
     assert lines["PIDS_AFTER"] == lines["PIDS"]  # the same two worker processes: none died of the interrupt
     assert set(lines["RAN_ON"].split(",")) <= set(lines["PIDS"].split(","))  # and the results came from them
     assert "SIG_IGN" not in lines["HANDLERS"]  # after the sweep the workers have their own handler back
@@ -329,6 +333,10 @@ def test_returned_values_numbers_dicts_and_history(tmp_path):
     assert results[2].metrics == {"ppl": 2.0, "sample": "time traveller"}
     assert results[3].status == "failed" and "return a number, a dict of numbers" in results[3].error
     again = d2l.sweep(experiment, {"kind": ["number", "history", "dict", "bad"]}, executor="serial", cache=cache)
+    assert [r.cached for r in again] == [True, True, True, False]  # a failure runs again, by default
+    again = d2l.sweep(
+        experiment, {"kind": ["number", "history", "dict", "bad"]}, executor="serial", cache=cache, rerun_failed=False
+    )
     assert all(r.cached for r in again)
     assert again[1].value == results[1].value  # the History comes back from the cache as a History
     assert [r.metrics for r in again[:3]] == [r.metrics for r in results[:3]] and again[3].status == "failed"
@@ -352,7 +360,7 @@ def test_interrupt_keeps_what_finished_and_a_rerun_runs_only_the_missing(noteboo
     finished = [r for r in partial if r.ok]
     assert 2 <= len(finished) < 6 and any(r.status == "not run" for r in partial)
     assert "d2l.last_sweep()" in str(info.value) and str(cache) in str(info.value)
-    lines = [json.loads(line) for line in cache.read_text().splitlines()]
+    lines = [json.loads(line) for line in cache.read_text().splitlines()[1:]]  # (after the header)
     assert sorted(e["key"] for e in lines) == sorted(sw.config_key(r.params) for r in finished)
 
     os.remove(os.path.join(log, "armed"))
@@ -362,7 +370,7 @@ def test_interrupt_keeps_what_finished_and_a_rerun_runs_only_the_missing(noteboo
     assert sorted(set(ran_now)) == sorted((r.params["a"], r.params["b"]) for r in partial if not r.ok)
     assert len(calls(log)) - len(before) == 6 - len(finished)  # only the missing ones ran
     assert ys(results) == serial and sum(r.cached for r in results) == len(finished)
-    assert len(cache.read_text().splitlines()) == 6
+    assert len(cache.read_text().splitlines()) == 1 + 6  # the header, a line per configuration
 
 
 def test_the_cache_skips_a_line_cut_short_and_refuses_another_experiments_file(tmp_path):
@@ -376,7 +384,8 @@ def test_the_cache_skips_a_line_cut_short_and_refuses_another_experiments_file(t
     d2l.sweep(f, {"a": [1, 2]}, executor="serial", cache=cache)
     with open(cache, "a") as out:
         out.write('{"key": "{\\"a\\": 3}", "func')  # a crash in the middle of a line
-    results = d2l.sweep(f, {"a": [1, 2, 3]}, executor="serial", cache=cache)
+    with pytest.warns(UserWarning, match="last line is cut short"):
+        results = d2l.sweep(f, {"a": [1, 2, 3]}, executor="serial", cache=cache)
     assert [r.cached for r in results] == [True, True, False] and results[2].metrics["value"] == 3
     # the line appended after the cut-off one starts a line of its own: a third call reads every result
     results = d2l.sweep(f, {"a": [1, 2, 3, 4]}, executor="serial", cache=cache)
@@ -404,7 +413,7 @@ def test_widget_panel_shows_progress_and_best_then_leaves_a_png(monkeypatch):
     (panel,) = panels
     assert panel.bar.value == 4 and panel.timing_label.value.startswith("4/4 done")
     assert panel.best_label.value == "best value 0 at a=2"
-    (bundle,) = panel.handle.updates
+    bundle = panel.handle.updates_of(0)[-1]  # (the panel's; the others kept its latest frame for a save)
     assert panel.handle.shown[0]["text/plain"] == bundle["text/plain"] == dashboard.PLAIN_TEXT and bundle["image/png"]
     assert panel.handle.shown[0]["application/vnd.jupyter.widget-view+json"]["model_id"]
     assert panel.closed and all(w.comm is None for w in panel.widgets)  # widgets closed
@@ -467,12 +476,12 @@ def test_sigint_handler_is_the_default_after_a_sweep():
 def test_a_second_interrupt_while_a_result_is_recorded_keeps_it_in_the_cache(tmp_path, monkeypatch):
     real_append, appended = sw.Cache.append, []
 
-    def append(self, key, record):
+    def append(self, key, record, code):
         if not appended:  # Ctrl-C twice, in the middle of recording the first result
             os.kill(os.getpid(), signal.SIGINT)
             os.kill(os.getpid(), signal.SIGINT)
         appended.append(key)
-        real_append(self, key, record)
+        real_append(self, key, record, code)
 
     monkeypatch.setattr(sw.Cache, "append", append)
     cache = tmp_path / "c.jsonl"
@@ -483,7 +492,7 @@ def test_a_second_interrupt_while_a_result_is_recorded_keeps_it_in_the_cache(tmp
     with cf.ThreadPoolExecutor(1) as pool, pytest.raises(sw.SweepInterrupted) as info:
         d2l.sweep(f, {"a": [1, 2, 3]}, executor=pool, cache=cache, plot="off")
     assert info.value.result[0].ok
-    keys = [json.loads(line)["key"] for line in cache.read_text().splitlines()]
+    keys = [json.loads(line)["key"] for line in cache.read_text().splitlines()[1:]]
     assert sw.config_key({"a": 1}) in keys  # not lost between arriving and being written
 
 

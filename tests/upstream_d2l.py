@@ -6,9 +6,11 @@ numpy 1.21.5. So we find the file without importing it, parse it with ``ast``
 and execute only the definitions the chapter uses (plus the tensor aliases at
 the end of the file) in a fresh module that stands in for ``d2l``.
 
-Two things are replaced, neither of which touches what is computed:
+Three things are replaced, none of which touches what is computed or drawn:
 ``download`` returns our verified local copy of the text (upstream's would
-fetch it with requests), and ``Animator`` records points instead of drawing.
+fetch it with requests), ``Animator`` records points instead of drawing, and
+``use_svg_display`` asks nothing of IPython (``backend_inline`` is a stub).
+``d2l.plt`` is matplotlib's pyplot, imported when ``plot`` first asks for it.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ NEEDED = {
     "count_corpus", "load_corpus_time_machine", "seq_data_iter_random",
     "seq_data_iter_sequential", "SeqDataLoader", "load_data_time_machine",
     "RNNModelScratch", "predict_ch8", "grad_clipping", "train_epoch_ch8", "train_ch8",
-    "RNNModel",
+    "RNNModel", "load_array", "evaluate_loss", "plot", "set_figsize", "set_axes", "use_svg_display",
 }  # fmt: skip
 
 
@@ -59,6 +61,22 @@ class _RecordingAnimator:
 
     def add(self, x, y):
         self.points.append((x, y))
+
+
+class NoInlineBackend:
+    """Stands in for matplotlib_inline.backend_inline: choosing SVG needs an IPython shell, and changes no figure."""
+
+    def set_matplotlib_formats(self, *formats, **kwargs):
+        pass
+
+
+def lazy_pyplot(name):
+    """``d2l.plt`` (a module's ``__getattr__``): pyplot, imported on first use as upstream's module imports it."""
+    if name == "plt":
+        from matplotlib import pyplot
+
+        return pyplot
+    raise AttributeError(name)
 
 
 def load() -> types.ModuleType:
@@ -87,6 +105,7 @@ def load() -> types.ModuleType:
         collections=collections, time=time, hashlib=hashlib, os=os,
         nn_Module=nn.Module, Animator=_RecordingAnimator,
         download=lambda name, cache_dir=None: our_download(),
+        data=torch.utils.data, backend_inline=NoInlineBackend(), __getattr__=lazy_pyplot,
     )  # fmt: skip
     code = compile(ast.Module(body=body, type_ignores=[]), str(path), "exec")
     exec(code, mod.__dict__)

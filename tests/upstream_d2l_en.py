@@ -17,7 +17,9 @@ Two things are replaced, neither of which touches what is computed:
 ``download`` returns our verified local copy of the text (upstream's fetches
 with requests into ``../data``), and the board's ``display`` is switched off
 by the tests that train (upstream then records the plotted points in
-``board.data`` without drawing).
+``board.data`` without drawing). Unless ``draw=True``, ``use_svg_display``
+asks nothing of IPython and ``d2l.plt`` is pyplot imported on first use, as in
+:mod:`upstream_d2l`.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import upstream_d2l
 from torch import nn
 from torch.nn import functional as F
 
@@ -47,6 +50,7 @@ NEEDED = {
     "add_to_class", "HyperParameters", "ProgressBoard", "Module", "DataModule", "Trainer", "SGD",
     "Classifier", "cpu", "gpu", "num_gpus", "try_gpu", "TimeMachine", "Vocab", "RNNScratch",
     "check_len", "check_shape", "RNNLMScratch", "RNN", "RNNLM", "GRU", "use_svg_display",
+    "LinearRegression", "plot", "set_figsize", "set_axes",
 }  # fmt: skip
 
 
@@ -103,6 +107,7 @@ def load(draw=False) -> types.ModuleType:
         collections=collections, time=time, hashlib=hashlib, os=os, nn_Module=nn.Module,
         DATA_URL="http://d2l-data.s3-accelerate.amazonaws.com/", DATA_HUB={}, display=_NoDisplay(),
         download=lambda url, folder="../data", sha1_hash=None: our_download(url, sha1_hash=sha1_hash),
+        backend_inline=upstream_d2l.NoInlineBackend(), __getattr__=upstream_d2l.lazy_pyplot,
     )  # fmt: skip
     if draw:
         from IPython import display
