@@ -3,6 +3,7 @@
 # make notebooks - re-execute the notebooks top to bottom at full book length
 # make bench  - speed against upstream d2l, printed as a table
 # make reproduce - train every configuration at full book length, write docs/reproduction.md
+# make zh     - copy code and outputs into the Chinese notebooks (notebooks/zh/), list stale translations
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -65,6 +66,9 @@ lint: $(DEV_STAMP)
 
 notebooks: $(DEV_STAMP)
 	$(BIN)/python tools/run_notebooks.py
+
+zh: $(DEV_STAMP)
+	$(BIN)/python tools/sync_zh.py
 
 bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/bench_train.py
