@@ -251,6 +251,15 @@ def test_a_comment_only_translation_passes_and_is_kept(tmp_path):
     assert nbformat.read(folder / "zh" / "demo.ipynb", as_version=4).cells[2].source == chinese
 
 
+def test_the_install_cell_stays_exactly_the_english_one(tmp_path):
+    folder = _translated(tmp_path)
+    _edit(folder / "zh" / "demo.ipynb", lambda nb: setattr(nb.cells[0], "source", "import sys  # 安装单元格"))
+    rc, report = _check(folder)
+    assert rc == 1 and "code         cell 1 (id install)" in report
+    sync_zh.run(folder, out=lambda _: None)
+    assert nbformat.read(folder / "zh" / "demo.ipynb", as_version=4).cells[0].source == "import sys  # the install cell"
+
+
 def test_different_outputs_or_tags_are_caught_and_copied(tmp_path):
     folder = _translated(tmp_path)
 
@@ -290,6 +299,8 @@ def test_done_without_ids_marks_only_cells_no_longer_in_english(tmp_path):
     folder = _english(tmp_path)
     sync_zh.run(folder, ["demo"], out=lambda _: None)
     _edit(folder / "zh" / "demo.ipynb", lambda nb: setattr(nb.cells[1], "source", "# 标题"))
+    sync_zh.run(folder, out=lambda _: None)  # a sync keeps a translation in progress
+    assert nbformat.read(folder / "zh" / "demo.ipynb", as_version=4).cells[1].source == "# 标题"
     lines = []
     sync_zh.done(folder / "zh" / "demo.ipynb", [], out=lines.append)
     assert "marked translated: md1" in lines[0] and "md2" in lines[1]

@@ -10,7 +10,8 @@ cells in the same order and with the same cell ids, one Chinese cell per English
 
 * a code cell is a copy of the English one (source, outputs, execution count, metadata and tags). Only
   its comments may be translated: a Chinese code cell whose tokens, comments left out, equal the English
-  cell's keeps its translated comments; any other difference is replaced by the English code and reported;
+  cell's keeps its translated comments; any other difference is replaced by the English code and reported.
+  The first cell, the install cell of tools/notebook_cells.py, stays exactly the English one;
 * a markdown cell holds the translation, and its metadata records what it translates:
   ``metadata["zh"] = {"en_id": ..., "en_sha1": ..., "en_source": ...}``, the English cell's id, the SHA-1 of
   its source text (UTF-8) and that text, as they were when the translation was last brought up to date.
@@ -74,6 +75,7 @@ class Finding:
 
     def lines(self) -> list[str]:
         head = " ".join(s for s in (f"  {self.kind:12s}", self.where, f'"{self.text}"' if self.text else "") if s)
+        head = head.rstrip()
         return [f"{head}: {KINDS[self.kind]}", *(f"      {line}" for line in self.detail)]
 
 
@@ -182,10 +184,12 @@ def sync_notebook(en, zh=None) -> tuple[nbformat.NotebookNode, list[Finding]]:
             new = copy.deepcopy(en_cell)
             old = code.get(cid)
             if old is not None and old["source"] != text:
-                if same_code(text, old["source"]):
-                    new["source"] = old["source"]  # translated comments, same code
+                if same_code(text, old["source"]) and en_cell is not en_cells[0]:
+                    new["source"] = old["source"]  # translated comments, same code (not in the install cell)
                 else:
                     diff = _diff(old["source"], text, "Chinese notebook", "English notebook")
+                    if en_cell is en_cells[0]:
+                        diff.insert(0, "(the install cell stays exactly as tools/notebook_cells.py writes it)")
                     found.append(Finding("code", where, _first_line(text), diff))
         elif cid not in trans:
             new = skeleton(en_cell)
