@@ -6,6 +6,7 @@
 # make dist   - build the release (sdist and wheel) into dist/
 # make bench  - speed against upstream d2l, printed as a table
 # make reproduce - train every configuration at full book length, write docs/reproduction.md
+# make zh     - copy code and outputs into the Chinese notebooks (notebooks/zh/), list stale translations
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -29,7 +30,7 @@ COLAB_PACKAGES := pip torch numpy matplotlib pillow ipywidgets widgetsnbextensio
 # the same where the index's responses may be cached; on this project's machines they may not.
 COLAB_WHEELS ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/d2l-helpers/colab-wheels
 
-.PHONY: setup lab-setup test-setup colab-env colab-python lab test lint notebooks notebook-cells dist bench reproduce clean
+.PHONY: setup lab-setup test-setup colab-env colab-python lab test lint notebooks notebook-cells zh dist bench reproduce clean
 
 lab-setup: $(LAB_STAMP)
 test-setup setup: colab-python $(DEV_STAMP) $(COLAB_STAMP)
@@ -89,6 +90,9 @@ dist: $(DEV_STAMP)
 	rm -rf dist
 	$(BIN)/python -m build --outdir dist .
 	$(BIN)/python -m twine check --strict dist/*
+
+zh: $(DEV_STAMP)
+	$(BIN)/python tools/sync_zh.py
 
 bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/bench_train.py

@@ -1,0 +1,332 @@
+"""The Chinese notebooks (notebooks/zh/) are the English notebooks, translated (issue 21).
+
+Part 1, for each English notebook: its Chinese notebook exists, follows the English cells one to one
+(same ids, same order), its code equals the English code beyond comments (token streams without
+comments), its outputs, execution counts and metadata are the English ones, its first cell is the same
+install cell, and every markdown cell is a current translation: none untranslated, none stale (the
+English text's SHA-1 recorded in the cell matches), none orphaned. A Chinese notebook not written yet
+FAILS here, by design: the message names it ("still to translate").
+
+Part 2: the tool, tools/sync_zh.py, on small notebooks in tmp_path: a changed English sentence is
+reported as stale with the cell named, a code change beyond comments is caught, a comment-only
+translation passes, and the rest of what its docstring promises.
+
+How CI tests the Chinese notebooks: they are NOT run again under nbval (pyproject.toml's addopts
+ignore notebooks/zh). This test proves that they are the same computation as the English notebooks,
+which nbval does run: the same cells in the same order, the same Python tokens in every code cell
+(only comments may differ, and a comment cannot change what runs), the same outputs. Re-running them
+would repeat the English notebooks' kernels token for token and compare the same outputs again,
+doubling the notebooks' share of CI time to find nothing new. What it would catch and this does not:
+code that behaves differently in notebooks/zh/ because of the working directory (a relative path);
+the English notebooks read files only through d2l.download(), which returns an absolute path.
+"""
+
+import hashlib
+import io
+import json
+import re
+import sys
+import tokenize
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import sync_zh  # noqa: E402
+from notebook_cells import INSTALL_CELL  # noqa: E402
+
+NOTEBOOKS = ROOT / "notebooks"
+ENGLISH = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _read(path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _text(cell):
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def _tokens(source):
+    """An oracle of its own (not the tool's): Python tokens without comments and non-logical newlines."""
+    skip = (tokenize.COMMENT, tokenize.NL)
+    return [(t.type, t.string) for t in tokenize.generate_tokens(io.StringIO(source).readline) if t.type not in skip]
+
+
+def _pair(name):
+    """(English notebook, Chinese notebook) as JSON; the test fails, naming it, where the Chinese one is missing."""
+    zh = NOTEBOOKS / "zh" / f"{name}.ipynb"
+    if not zh.exists():
+        pytest.fail(f"STILL TO TRANSLATE: notebooks/zh/{name}.ipynb does not exist (python tools/sync_zh.py {name})")
+    return _read(NOTEBOOKS / f"{name}.ipynb"), _read(zh)
+
+
+each_notebook = pytest.mark.parametrize("name", ENGLISH)
+
+
+def test_which_chinese_notebooks_are_missing():
+    missing = [n for n in ENGLISH if not (NOTEBOOKS / "zh" / f"{n}.ipynb").exists()]
+    extra = sorted(p.stem for p in (NOTEBOOKS / "zh").glob("*.ipynb") if p.stem not in ENGLISH)
+    assert not missing, f"STILL TO TRANSLATE ({len(missing)} of {len(ENGLISH)}): {', '.join(missing)}"
+    assert not extra, f"Chinese notebooks without an English one: {extra}"
+
+
+@each_notebook
+def test_cells_follow_the_english_cells_one_to_one(name):
+    en, zh = _pair(name)
+    assert [(c["cell_type"], c["id"]) for c in zh["cells"]] == [(c["cell_type"], c["id"]) for c in en["cells"]]
+
+
+@each_notebook
+def test_code_equals_the_english_code_beyond_comments(name):
+    en, zh = _pair(name)
+    zh_cells = {c["id"]: c for c in zh["cells"]}
+    for cell in en["cells"]:
+        if cell["cell_type"] == "code":
+            assert _tokens(_text(zh_cells[cell["id"]])) == _tokens(_text(cell)), f"code cell {cell['id']}"
+
+
+@each_notebook
+def test_outputs_and_metadata_are_the_english_ones(name):
+    en, zh = _pair(name)
+    assert zh["metadata"] == en["metadata"]
+    zh_cells = {c["id"]: c for c in zh["cells"]}
+    for cell in en["cells"]:
+        other = zh_cells[cell["id"]]
+        if cell["cell_type"] == "code":
+            assert other["outputs"] == cell["outputs"], f"outputs of code cell {cell['id']}"
+            assert other["execution_count"] == cell["execution_count"]
+            assert other["metadata"] == cell["metadata"], f"metadata (tags) of code cell {cell['id']}"
+        else:
+            assert {k: v for k, v in other["metadata"].items() if k != "zh"} == cell["metadata"]
+
+
+@each_notebook
+def test_the_same_first_cell_the_install_cell(name):
+    en, zh = _pair(name)
+    assert _text(zh["cells"][0]) == _text(en["cells"][0]) == INSTALL_CELL
+
+
+@each_notebook
+def test_every_markdown_cell_is_a_current_translation(name):
+    en, zh = _pair(name)
+    zh_cells = {c["id"]: c for c in zh["cells"]}
+    untranslated, stale = [], []
+    for cell in en["cells"]:
+        if cell["cell_type"] == "code":
+            continue
+        other = zh_cells[cell["id"]]
+        record = other["metadata"].get("zh", {})
+        label = f"{cell['id']} ({_text(cell).splitlines()[0][:50]!r})"
+        if record.get("untranslated") or not CJK.search(_text(other)):
+            untranslated.append(label)
+        elif (
+            record.get("en_id") != cell["id"]
+            or record.get("en_sha1") != hashlib.sha1(_text(cell).encode("utf-8")).hexdigest()
+        ):
+            stale.append(label)
+    assert not untranslated, f"untranslated cells: {untranslated}"
+    assert not stale, f"stale translations (the English text changed; python tools/sync_zh.py lists how): {stale}"
+
+
+@each_notebook
+def test_the_tool_finds_nothing_to_do(name):
+    _pair(name)
+    lines = []
+    assert sync_zh.run(NOTEBOOKS, [name], check=True, out=lines.append) == 0, "\n".join(lines)
+
+
+# ---- Part 2: the tool on small synthetic notebooks ------------------------------------------------------
+
+
+def _english(tmp_path, cells=None):
+    """A small English notebook `demo` in tmp_path/notebooks: an install cell, markdown, code."""
+    nb = new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nb.cells = cells or [
+        new_code_cell("import sys  # the install cell", id="install", execution_count=1),
+        new_markdown_cell("# A title\n\nThe first sentence. The second sentence.", id="md1"),
+        new_code_cell(
+            "x = 1  # one\nprint(x)",
+            id="code1",
+            execution_count=2,
+            outputs=[new_output("stream", name="stdout", text="1\n")],
+            metadata={"tags": ["nbval-ignore-output"]},
+        ),
+        new_markdown_cell("A closing remark.", id="md2"),
+    ]
+    folder = tmp_path / "notebooks"
+    folder.mkdir(exist_ok=True)
+    nbformat.write(nb, folder / "demo.ipynb")
+    return folder
+
+
+def _translated(tmp_path):
+    """The demo notebook and its complete Chinese translation."""
+    folder = _english(tmp_path)
+    assert sync_zh.run(folder, ["demo"], out=lambda _: None) == 0
+    zh = nbformat.read(folder / "zh" / "demo.ipynb", as_version=4)
+    zh.cells[1].source = "# 标题\n\n第一句。第二句。"
+    zh.cells[3].source = "结束语。"
+    nbformat.write(zh, folder / "zh" / "demo.ipynb")
+    assert sync_zh.done(folder / "zh" / "demo.ipynb", [], out=lambda _: None) == 0
+    return folder
+
+
+def _check(folder):
+    lines = []
+    rc = sync_zh.run(folder, ["demo"], check=True, out=lines.append)
+    return rc, "\n".join(lines)
+
+
+def _edit(path, change):
+    nb = nbformat.read(path, as_version=4)
+    change(nb)
+    nbformat.write(nb, path)
+
+
+def test_a_new_notebook_gets_a_skeleton_with_every_markdown_cell_untranslated(tmp_path):
+    folder = _english(tmp_path)
+    assert sync_zh.run(folder, out=lambda _: None) == 0  # without a name: reported, not created
+    assert not (folder / "zh").exists()
+    assert _check(folder)[0] == 1
+    sync_zh.run(folder, ["demo"], out=lambda _: None)
+    zh = nbformat.read(folder / "zh" / "demo.ipynb", as_version=4)
+    en = nbformat.read(folder / "demo.ipynb", as_version=4)
+    assert [c.id for c in zh.cells] == [c.id for c in en.cells]
+    assert zh.cells[2] == en.cells[2]  # code: source, outputs, tags
+    assert zh.cells[1].source == en.cells[1].source and zh.cells[1].metadata["zh"]["untranslated"] is True
+    rc, report = _check(folder)
+    assert rc == 1 and "untranslated cell 2 (id md1)" in report and "untranslated cell 4 (id md2)" in report
+
+
+def test_a_translated_notebook_passes_and_a_second_sync_changes_nothing(tmp_path):
+    folder = _translated(tmp_path)
+    rc, report = _check(folder)
+    assert rc == 0, report
+    before = (folder / "zh" / "demo.ipynb").read_bytes()
+    sync_zh.run(folder, out=lambda _: None)
+    assert (folder / "zh" / "demo.ipynb").read_bytes() == before
+
+
+def test_a_changed_english_sentence_is_reported_stale_with_the_cell_named(tmp_path):
+    folder = _translated(tmp_path)
+    _edit(folder / "demo.ipynb", lambda nb: setattr(nb.cells[1], "source", nb.cells[1].source.replace("second", "2nd")))
+    rc, report = _check(folder)
+    assert rc == 1
+    assert 'stale        cell 2 (id md1) "# 标题"' in report
+    assert "-The first sentence. The second sentence." in report and "+The first sentence. The 2nd sentence." in report
+    assert "md2" not in report  # only the cell that changed
+    sync_zh.run(folder, out=lambda _: None)  # a sync keeps the translation, still stale
+    assert nbformat.read(folder / "zh" / "demo.ipynb", as_version=4).cells[1].source == "# 标题\n\n第一句。第二句。"
+    assert _check(folder)[0] == 1
+    sync_zh.done(folder / "zh" / "demo.ipynb", ["md1"], out=lambda _: None)  # after updating the Chinese text
+    assert _check(folder)[0] == 0
+
+
+@pytest.mark.parametrize(
+    "chinese_code",
+    ["x = 2  # one\nprint(x)", 'x = 1  # one\nprint("x")', "x = 1\nprint(x)\nprint(x)", "x = 1  # one\nprint(x);"],
+)
+def test_a_code_change_beyond_comments_is_caught_and_replaced(tmp_path, chinese_code):
+    folder = _translated(tmp_path)
+    _edit(folder / "zh" / "demo.ipynb", lambda nb: setattr(nb.cells[2], "source", chinese_code))
+    rc, report = _check(folder)
+    assert rc == 1 and "code         cell 3 (id code1)" in report
+    sync_zh.run(folder, out=lambda _: None)
+    assert nbformat.read(folder / "zh" / "demo.ipynb", as_version=4).cells[2].source == "x = 1  # one\nprint(x)"
+    assert _check(folder)[0] == 0
+
+
+def test_a_comment_only_translation_passes_and_is_kept(tmp_path):
+    folder = _translated(tmp_path)
+    chinese = "# 一个注释，单独一行\nx = 1  # 一\n\nprint(x)  # 打印"
+    _edit(folder / "zh" / "demo.ipynb", lambda nb: setattr(nb.cells[2], "source", chinese))
+    rc, report = _check(folder)
+    assert rc == 0, report
+    sync_zh.run(folder, out=lambda _: None)
+    assert nbformat.read(folder / "zh" / "demo.ipynb", as_version=4).cells[2].source == chinese
+
+
+def test_the_install_cell_stays_exactly_the_english_one(tmp_path):
+    folder = _translated(tmp_path)
+    _edit(folder / "zh" / "demo.ipynb", lambda nb: setattr(nb.cells[0], "source", "import sys  # 安装单元格"))
+    rc, report = _check(folder)
+    assert rc == 1 and "code         cell 1 (id install)" in report
+    sync_zh.run(folder, out=lambda _: None)
+    assert nbformat.read(folder / "zh" / "demo.ipynb", as_version=4).cells[0].source == "import sys  # the install cell"
+
+
+def test_different_outputs_or_tags_are_caught_and_copied(tmp_path):
+    folder = _translated(tmp_path)
+
+    def change(nb):
+        nb.cells[2].outputs[0]["text"] = "2\n"
+        nb.cells[2].metadata["tags"] = []
+
+    _edit(folder / "zh" / "demo.ipynb", change)
+    rc, report = _check(folder)
+    assert rc == 1 and "cell 3 (id code1): outputs, metadata" in report
+    sync_zh.run(folder, out=lambda _: None)
+    assert nbformat.read(folder / "zh" / "demo.ipynb", as_version=4).cells[2].outputs[0]["text"] == "1\n"
+
+
+def test_a_translation_whose_english_cell_went_is_an_orphan_kept_in_place(tmp_path):
+    folder = _translated(tmp_path)
+    _edit(folder / "demo.ipynb", lambda nb: nb.cells.pop(3))  # the English closing remark is deleted
+    rc, report = _check(folder)
+    assert rc == 1 and 'orphan       cell 4 (id md2) "结束语。"' in report
+    sync_zh.run(folder, out=lambda _: None)
+    assert nbformat.read(folder / "zh" / "demo.ipynb", as_version=4).cells[3].source == "结束语。"  # not lost
+    _edit(folder / "demo.ipynb", lambda nb: nb.cells.append(new_markdown_cell("A new remark.", id="md3")))
+    rc, report = _check(folder)
+    assert "orphan       cell 4 (id md2)" in report and "untranslated cell 5 (id md3)" in report
+
+
+def test_a_translation_follows_its_english_cell_to_a_new_id(tmp_path):
+    folder = _translated(tmp_path)
+    _edit(folder / "demo.ipynb", lambda nb: setattr(nb.cells[3], "id", "renamed"))
+    sync_zh.run(folder, out=lambda _: None)
+    zh = nbformat.read(folder / "zh" / "demo.ipynb", as_version=4)
+    assert zh.cells[3].id == "renamed" and zh.cells[3].source == "结束语。"
+    assert _check(folder)[0] == 0
+
+
+def test_done_without_ids_marks_only_cells_no_longer_in_english(tmp_path):
+    folder = _english(tmp_path)
+    sync_zh.run(folder, ["demo"], out=lambda _: None)
+    _edit(folder / "zh" / "demo.ipynb", lambda nb: setattr(nb.cells[1], "source", "# 标题"))
+    sync_zh.run(folder, out=lambda _: None)  # a sync keeps a translation in progress
+    assert nbformat.read(folder / "zh" / "demo.ipynb", as_version=4).cells[1].source == "# 标题"
+    lines = []
+    sync_zh.done(folder / "zh" / "demo.ipynb", [], out=lines.append)
+    assert "marked translated: md1" in lines[0] and "md2" in lines[1]
+    rc, report = _check(folder)
+    assert rc == 1 and "untranslated cell 4 (id md2)" in report and "md1" not in report
+
+
+def test_bad_input_is_refused_before_anything_is_written(tmp_path):
+    folder = _translated(tmp_path)
+    before = (folder / "zh" / "demo.ipynb").read_bytes()
+    with pytest.raises(ValueError, match=r"cell ids \['nope'\]"):
+        sync_zh.done(folder / "zh" / "demo.ipynb", ["md1", "nope"], out=lambda _: None)
+    with pytest.raises(ValueError, match="expected notebooks/zh/NAME.ipynb"):
+        sync_zh.done(folder / "demo.ipynb", [], out=lambda _: None)
+    assert (folder / "zh" / "demo.ipynb").read_bytes() == before
+    with pytest.raises(ValueError, match=r"no notebook named \['02_gru'\]"):
+        sync_zh.run(folder, ["02_gru"], out=lambda _: None)
+    assert sync_zh.main(["--notebooks", str(folder), "nothing_here"]) == 2
+
+
+def test_same_code_ignores_comments_and_nothing_else():
+    assert sync_zh.same_code("a = f(x)  # apply f\n", "# 应用 f\na = f(x)\n")
+    assert sync_zh.same_code(
+        "def f():\n    '''Doc.'''\n    return 1\n", "def f():\n    '''Doc.'''  # 文档\n    return 1\n"
+    )
+    assert not sync_zh.same_code("def f():\n    '''Doc.'''\n", "def f():\n    '''文档。'''\n")  # docstrings stay
+    assert not sync_zh.same_code("a = f(x)\n", "a = f(x, 1)\n")
+    assert not sync_zh.same_code("if a:\n    b()\n", "if a:\n    pass\nb()\n")  # indentation is code
+    assert sync_zh.same_code("!pip install x", "!pip install x")  # not Python: compared as text
