@@ -1,5 +1,6 @@
 """The benchmark and reproduction scripts' arithmetic and verdicts (no training, no timing)."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -86,3 +87,35 @@ def test_bench_en_summary_takes_medians_ratios_and_the_largest_loss_difference()
     slow = [run("upstream", 10.0, 10.0, [1.0]), run("ours", 8.0, 8.0, [1.0])]
     assert not bench_en.summarise(slow)[0][-1]  # 1.25x misses the 1.5x target
     assert "MISSED" in bench_en.table(bench_en.summarise(slow), 5, 1, 1)
+
+
+def test_sweep_100_records_each_executor_and_compares_their_perplexities(tmp_path):
+    import sweep_100
+
+    def run(ppl):
+        configs = [{"num_steps": 8, "num_hiddens": 8, "lr": lr, "num_epochs": 100, "perplexity": p} for lr, p in ppl]
+        return {"wall_s": 1.0, "configurations": configs}
+
+    out = tmp_path / "sweep_100.json"
+    sweep_100.write_out(out, run([(0.1, 20.0), (1.0, 10.0)]), "local")
+    first = json.loads(out.read_text())
+    assert first["comparison"] is None and list(first) == ["local", "comparison"]
+    sweep_100.write_out(out, run([(1.0, 10.0), (0.1, 20.2)]), "dask")  # matched by parameters, not by order
+    both = json.loads(out.read_text())
+    assert set(both) == {"local", "dask", "comparison"} and both["local"] == first["local"]
+    comparison = both["comparison"]
+    assert comparison["configurations_compared"] == 2 and not comparison["identical"]
+    assert comparison["max_relative_difference"] == pytest.approx(0.2 / 20.2)
+    sweep_100.write_out(out, run([(0.1, 20.0), (1.0, 10.0)]), "dask")  # a second dask run replaces the first
+    assert json.loads(out.read_text())["comparison"]["identical"]
+    assert not list(tmp_path.glob("*.tmp"))  # written whole, then renamed
+
+
+def test_sweep_100_refuses_a_results_file_it_did_not_write(tmp_path):
+    import sweep_100
+
+    out = tmp_path / "sweep_100.json"
+    out.write_text("[1, 2, 3]")
+    with pytest.raises(SystemExit, match="not a results file"):
+        sweep_100.write_out(out, {"configurations": []}, "local")
+    assert out.read_text() == "[1, 2, 3]"  # left as it was
