@@ -119,3 +119,34 @@ def test_sweep_100_refuses_a_results_file_it_did_not_write(tmp_path):
     with pytest.raises(SystemExit, match="not a results file"):
         sweep_100.write_out(out, {"configurations": []}, "local")
     assert out.read_text() == "[1, 2, 3]"  # left as it was
+
+
+def test_the_committed_sweep_100_record_backs_notebook_05_and_the_readme():
+    # docs/sweep_100.json is the run behind 05's 100-configuration table and the README's: both executors, the
+    # whole grid at 100 epochs, the same final perplexities, and the timings the two texts quote
+    import itertools
+    import math
+
+    import nbformat
+    import sweep_100
+
+    root = Path(__file__).resolve().parents[1]
+    record = json.loads((root / "docs" / "sweep_100.json").read_text())
+    grid = sorted(itertools.product(*sweep_100.GRID.values()))
+    for executor in ("local", "dask"):
+        run = record[executor]
+        assert run["epochs"] == 100 and run["failed"] == 0, executor
+        configs = run["configurations"]
+        assert sorted((c["num_steps"], c["num_hiddens"], c["lr"]) for c in configs) == grid, executor
+        assert all(c["status"] == "ok" and c["num_epochs"] == 100 for c in configs), executor
+    comparison = sweep_100.compare(record)  # recomputed from the configurations, not read from the file
+    assert comparison == record["comparison"] and comparison["identical"]
+    assert comparison["configurations_compared"] == 100
+    notebook = nbformat.read(root / "notebooks" / "05_gru_exercises.ipynb", as_version=4)
+    (section,) = [c.source for c in notebook.cells if c.get("id") == "7b41d9e0"]
+    readme = (root / "README.md").read_text()
+    for text in (section, readme):
+        flat = " ".join(text.split())  # the README wraps its lines
+        for executor in ("local", "dask"):
+            for key in ("wall_s", "worker_s"):  # quoted to the second, half up (the file keeps one decimal)
+                assert f"{math.floor(record[executor][key] + 0.5)} s" in flat, (executor, key)
