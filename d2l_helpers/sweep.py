@@ -211,8 +211,7 @@ def sweep(
         except (KeyboardInterrupt, _WriteFailed):  # a third Ctrl-C, or a full disk: keep what was taken in
             pass
         backend.cancel(list(in_flight))
-        message = _interrupt_message(results, store)
-        print(message)
+        message = _interrupt_message(results, store)  # said once, by the exception (one line in IPython)
         raise SweepInterrupted(message, result=results) from None
     except _WriteFailed as failure:
         backend.cancel(list(in_flight))

@@ -347,7 +347,7 @@ def test_returned_values_numbers_dicts_and_history(tmp_path):
 # --------------------------------------------------------------------------
 
 
-def test_interrupt_keeps_what_finished_and_a_rerun_runs_only_the_missing(notebook, log, tmp_path, serial):
+def test_interrupt_keeps_what_finished_and_a_rerun_runs_only_the_missing(notebook, log, tmp_path, serial, capsys):
     cache = tmp_path / "sweep.jsonl"
     open(os.path.join(log, "armed"), "w").close()
     notebook["INTERRUPT"] = (2, 2)
@@ -360,6 +360,7 @@ def test_interrupt_keeps_what_finished_and_a_rerun_runs_only_the_missing(noteboo
     finished = [r for r in partial if r.ok]
     assert 2 <= len(finished) < 6 and any(r.status == "not run" for r in partial)
     assert "d2l.last_sweep()" in str(info.value) and str(cache) in str(info.value)
+    assert str(info.value) not in capsys.readouterr().out  # said once, by the exception, not printed before it too
     lines = [json.loads(line) for line in cache.read_text().splitlines()[1:]]  # (after the header)
     assert sorted(e["key"] for e in lines) == sorted(sw.config_key(r.params) for r in finished)
 
