@@ -4,12 +4,14 @@ Part 1, for each English notebook: its Chinese notebook exists, follows the Engl
 (same ids, same order), its code equals the English code beyond comments (token streams without
 comments), its outputs, execution counts and metadata are the English ones, its first cell is the same
 install cell, and every markdown cell is a current translation: none untranslated, none stale (the
-English text's SHA-1 recorded in the cell matches), none orphaned. A Chinese notebook not written yet
-FAILS here, by design: the message names it ("still to translate").
+English text's SHA-1 recorded in the cell matches), none orphaned; so is every code cell whose comments
+are translated (it records the English source they translate, as a markdown cell does). A Chinese
+notebook not written yet FAILS here, by design: the message names it ("still to translate").
 
 Part 2: the tool, tools/sync_zh.py, on small notebooks in tmp_path: a changed English sentence is
 reported as stale with the cell named, a code change beyond comments is caught, a comment-only
-translation passes, and the rest of what its docstring promises.
+translation passes once recorded and goes stale when the English comments change, translated comments
+are set aside (not lost) when the English code changes, and the rest of what its docstring promises.
 
 How CI tests the Chinese notebooks: they are NOT run again under nbval (pyproject.toml's addopts
 ignore notebooks/zh). This test proves that they are the same computation as the English notebooks,
@@ -100,7 +102,8 @@ def test_outputs_and_metadata_are_the_english_ones(name):
         if cell["cell_type"] == "code":
             assert other["outputs"] == cell["outputs"], f"outputs of code cell {cell['id']}"
             assert other["execution_count"] == cell["execution_count"]
-            assert other["metadata"] == cell["metadata"], f"metadata (tags) of code cell {cell['id']}"
+            other_metadata = {k: v for k, v in other["metadata"].items() if k != "zh"}  # translated comments
+            assert other_metadata == cell["metadata"], f"metadata (tags) of code cell {cell['id']}"
         else:
             assert {k: v for k, v in other["metadata"].items() if k != "zh"} == cell["metadata"]
 
@@ -131,6 +134,30 @@ def test_every_markdown_cell_is_a_current_translation(name):
             stale.append(label)
     assert not untranslated, f"untranslated cells: {untranslated}"
     assert not stale, f"stale translations (the English text changed; python tools/sync_zh.py lists how): {stale}"
+
+
+@each_notebook
+def test_every_code_cell_with_translated_comments_has_a_current_record(name):
+    en, zh = _pair(name)
+    zh_cells = {c["id"]: c for c in zh["cells"]}
+    stale, needless = [], []
+    for cell in en["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        other, text = zh_cells[cell["id"]], _text(cell)
+        record = other["metadata"].get("zh")
+        if _text(other) == text:
+            if record is not None:
+                needless.append(cell["id"])
+        elif (
+            not isinstance(record, dict)
+            or record.get("untranslated")
+            or record.get("en_sha1") != hashlib.sha1(text.encode("utf-8")).hexdigest()
+            or record.get("en_source") != text
+        ):
+            stale.append(f"{cell['id']} ({text.splitlines()[0][:50]!r})")
+    assert not stale, f"translated comments not recorded, or the English changed (python tools/sync_zh.py): {stale}"
+    assert not needless, f"a record on code cells equal to the English ones: {needless}"
 
 
 @each_notebook
@@ -236,19 +263,138 @@ def test_a_code_change_beyond_comments_is_caught_and_replaced(tmp_path, chinese_
     _edit(folder / "zh" / "demo.ipynb", lambda nb: setattr(nb.cells[2], "source", chinese_code))
     rc, report = _check(folder)
     assert rc == 1 and "code         cell 3 (id code1)" in report
-    sync_zh.run(folder, out=lambda _: None)
+    lines = []
+    sync_zh.run(folder, out=lines.append)
+    assert "code         cell 3 (id code1)" in "\n".join(lines)  # a sync names the cell it replaced, too
     assert nbformat.read(folder / "zh" / "demo.ipynb", as_version=4).cells[2].source == "x = 1  # one\nprint(x)"
     assert _check(folder)[0] == 0
 
 
-def test_a_comment_only_translation_passes_and_is_kept(tmp_path):
+def test_a_comment_only_translation_passes_once_recorded_and_is_kept(tmp_path):
     folder = _translated(tmp_path)
     chinese = "# 一个注释，单独一行\nx = 1  # 一\n\nprint(x)  # 打印"
     _edit(folder / "zh" / "demo.ipynb", lambda nb: setattr(nb.cells[2], "source", chinese))
-    rc, report = _check(folder)
-    assert rc == 0, report
     sync_zh.run(folder, out=lambda _: None)
     assert nbformat.read(folder / "zh" / "demo.ipynb", as_version=4).cells[2].source == chinese
+    lines = []
+    sync_zh.done(folder / "zh" / "demo.ipynb", [], out=lines.append)  # without ids: records new comment work
+    assert "marked translated: code1" in lines[0]
+    rc, report = _check(folder)
+    assert rc == 0, report
+    zh = nbformat.read(folder / "zh" / "demo.ipynb", as_version=4)
+    assert zh.cells[2].source == chinese
+    assert zh.cells[2].metadata["zh"] == {
+        "en_sha1": sync_zh.sha1("x = 1  # one\nprint(x)"),
+        "en_source": "x = 1  # one\nprint(x)",
+    }
+
+
+def _with_comments(tmp_path, chinese="x = 1  # 一\nprint(x)"):
+    """The translated demo notebook, its code cell's comment translated and recorded."""
+    folder = _translated(tmp_path)
+    _edit(folder / "zh" / "demo.ipynb", lambda nb: setattr(nb.cells[2], "source", chinese))
+    sync_zh.done(folder / "zh" / "demo.ipynb", ["code1"], out=lambda _: None)
+    assert _check(folder)[0] == 0
+    return folder
+
+
+def test_a_comment_translation_without_a_record_is_reported_until_done(tmp_path):
+    folder = _translated(tmp_path)
+    _edit(folder / "zh" / "demo.ipynb", lambda nb: setattr(nb.cells[2], "source", "x = 1  # 一\nprint(x)"))
+    for check in (True, False):  # --check and a plain sync both name it
+        lines = []
+        assert sync_zh.run(folder, ["demo"], check=check, out=lines.append) == int(check)
+        report = "\n".join(lines)
+        assert 'stale        cell 3 (id code1) "x = 1  # 一"' in report, report
+        assert "(the English text it translated was not recorded)" in report
+        assert "then: python tools/sync_zh.py --done notebooks/zh/demo.ipynb code1" in report
+    assert nbformat.read(folder / "zh" / "demo.ipynb", as_version=4).cells[2].source == "x = 1  # 一\nprint(x)"
+    sync_zh.done(folder / "zh" / "demo.ipynb", ["code1"], out=lambda _: None)
+    assert _check(folder)[0] == 0
+
+
+def test_an_english_comment_change_makes_translated_comments_stale(tmp_path):
+    folder = _with_comments(tmp_path)
+    _edit(folder / "demo.ipynb", lambda nb: setattr(nb.cells[2], "source", "x = 1  # the first one\nprint(x)"))
+    rc, report = _check(folder)
+    assert rc == 1 and 'stale        cell 3 (id code1) "x = 1  # 一"' in report
+    assert "-x = 1  # one" in report and "+x = 1  # the first one" in report
+    sync_zh.run(folder, out=lambda _: None)  # the translation is kept, still stale
+    assert nbformat.read(folder / "zh" / "demo.ipynb", as_version=4).cells[2].source == "x = 1  # 一\nprint(x)"
+    assert _check(folder)[0] == 1
+    lines = []
+    sync_zh.done(folder / "zh" / "demo.ipynb", [], out=lines.append)  # a stale cell must be named
+    assert "marked translated: none" in lines[0] and "code1" in lines[1] and _check(folder)[0] == 1
+    _edit(folder / "zh" / "demo.ipynb", lambda nb: setattr(nb.cells[2], "source", "x = 1  # 第一个\nprint(x)"))
+    sync_zh.done(folder / "zh" / "demo.ipynb", ["code1"], out=lambda _: None)
+    assert _check(folder)[0] == 0
+
+
+def test_an_english_code_change_sets_translated_comments_aside_until_done(tmp_path):
+    folder = _with_comments(tmp_path)
+    english = "x = 2  # one\nprint(x)"
+    _edit(folder / "demo.ipynb", lambda nb: setattr(nb.cells[2], "source", english))
+    lines = []
+    sync_zh.run(folder, out=lines.append)
+    report = "\n".join(lines)
+    assert "comments     cell 3 (id code1)" in report and "-x = 1  # 一" in report and "+x = 2  # one" in report
+    assert "--done notebooks/zh/demo.ipynb code1" in report
+    zh = nbformat.read(folder / "zh" / "demo.ipynb", as_version=4)
+    assert zh.cells[2].source == english  # the English code runs ...
+    record = zh.cells[2].metadata["zh"]  # ... and the translator's work is kept
+    assert record["previous_source"] == "x = 1  # 一\nprint(x)" and record["untranslated"] is True
+    assert record["en_source"] == english and record["en_sha1"] == sync_zh.sha1(english)
+    before = (folder / "zh" / "demo.ipynb").read_bytes()
+    sync_zh.run(folder, out=lambda _: None)
+    assert (folder / "zh" / "demo.ipynb").read_bytes() == before  # a second sync changes nothing
+    rc, report = _check(folder)
+    assert rc == 1 and "comments     cell 3 (id code1)" in report
+    lines = []
+    sync_zh.done(folder / "zh" / "demo.ipynb", [], out=lines.append)  # not translated again yet: left
+    assert "marked translated: none" in lines[0] and "code1" in lines[1]
+    _edit(folder / "zh" / "demo.ipynb", lambda nb: setattr(nb.cells[2], "source", "x = 2  # 一\nprint(x)"))
+    sync_zh.run(folder, out=lambda _: None)  # being translated again: kept, still reported
+    zh = nbformat.read(folder / "zh" / "demo.ipynb", as_version=4)
+    assert zh.cells[2].source == "x = 2  # 一\nprint(x)"
+    assert zh.cells[2].metadata["zh"]["previous_source"] == "x = 1  # 一\nprint(x)"
+    assert _check(folder)[0] == 1
+    sync_zh.done(folder / "zh" / "demo.ipynb", [], out=lambda _: None)
+    assert _check(folder)[0] == 0
+    zh = nbformat.read(folder / "zh" / "demo.ipynb", as_version=4)
+    assert zh.cells[2].metadata["zh"] == {"en_sha1": sync_zh.sha1(english), "en_source": english}
+
+
+def test_done_on_a_code_cell_equal_to_the_english_removes_its_record(tmp_path):
+    folder = _with_comments(tmp_path)
+    _edit(folder / "demo.ipynb", lambda nb: setattr(nb.cells[2], "source", "x = 2  # one\nprint(x)"))
+    sync_zh.run(folder, out=lambda _: None)  # set aside: the cell holds the English code
+    sync_zh.done(folder / "zh" / "demo.ipynb", ["code1"], out=lambda _: None)  # nothing to translate here
+    assert "zh" not in nbformat.read(folder / "zh" / "demo.ipynb", as_version=4).cells[2].metadata
+    assert _check(folder)[0] == 0
+    zh = nbformat.read(folder / "zh" / "demo.ipynb", as_version=4)
+    en = nbformat.read(folder / "demo.ipynb", as_version=4)
+    zh.cells[2].source = "x = 3\nprint(x)"
+    with pytest.raises(ValueError, match=r"code cells \['code1'\] differ from the English code beyond comments"):
+        sync_zh.mark_done(zh, en, ["code1"])
+
+
+def test_a_markdown_cells_attachments_survive_a_sync_and_done(tmp_path):
+    folder = _translated(tmp_path)
+    image = {"fig.png": {"image/png": "iVBORw0KGgo="}}
+
+    def paste(nb):
+        nb.cells[1].source = "# 标题\n\n![图](attachment:fig.png)\n\n第一句。第二句。"
+        nb.cells[1].attachments = image
+
+    _edit(folder / "zh" / "demo.ipynb", paste)
+    sync_zh.done(folder / "zh" / "demo.ipynb", ["md1"], out=lambda _: None)
+    assert nbformat.read(folder / "zh" / "demo.ipynb", as_version=4).cells[1].attachments == image
+    _edit(folder / "demo.ipynb", lambda nb: setattr(nb.cells[1], "source", nb.cells[1].source + " A third."))
+    sync_zh.run(folder, out=lambda _: None)
+    assert nbformat.read(folder / "zh" / "demo.ipynb", as_version=4).cells[1].attachments == image
+    sync_zh.done(folder / "zh" / "demo.ipynb", ["md1"], out=lambda _: None)
+    assert nbformat.read(folder / "zh" / "demo.ipynb", as_version=4).cells[1].attachments == image
+    assert _check(folder)[0] == 0
 
 
 def test_the_install_cell_stays_exactly_the_english_one(tmp_path):

@@ -10,8 +10,16 @@ cells in the same order and with the same cell ids, one Chinese cell per English
 
 * a code cell is a copy of the English one (source, outputs, execution count, metadata and tags). Only
   its comments may be translated: a Chinese code cell whose tokens, comments left out, equal the English
-  cell's keeps its translated comments; any other difference is replaced by the English code and reported.
-  The first cell, the install cell of tools/notebook_cells.py, stays exactly the English one;
+  cell's keeps its translated comments, and records the English source they translate, as a markdown cell
+  does: ``metadata["zh"] = {"en_sha1": ..., "en_source": ...}`` (a cell equal to the English has no record).
+  When the English source changes and its tokens do not (a comment was edited), the cell is *stale*, and
+  the report shows the English lines that changed; so is a translated cell with no record. When the
+  English code changes (its tokens), the sync writes the English code; if the Chinese cell had translated
+  comments, the old Chinese source is kept in the record (``"previous_source"``, with ``"untranslated":
+  true``) and the cell is reported (*comments*) with the diff from it to the English code, until its
+  comments are translated again and marked done. Any other code difference (code edited in the Chinese
+  notebook) is replaced by the English code and reported (*code*). The first cell, the install cell of
+  tools/notebook_cells.py, stays exactly the English one;
 * a markdown cell holds the translation, and its metadata records what it translates:
   ``metadata["zh"] = {"en_id": ..., "en_sha1": ..., "en_source": ...}``, the English cell's id, the SHA-1 of
   its source text (UTF-8) and that text, as they were when the translation was last brought up to date.
@@ -27,12 +35,15 @@ cells in the same order and with the same cell ids, one Chinese cell per English
 The notebook metadata (kernelspec, language_info) is copied from the English notebook.
 
 After translating or updating a cell, ``--done NOTEBOOK CELL_ID ...`` records the English text it now
-translates (hash and text). Without cell ids, it does so for every untranslated cell whose text is no
-longer the English text; a stale cell must be named, so that nobody marks one done unread.
+translates (hash and text); a code cell that is again equal to the English one loses its record. Without
+cell ids, it does so for every untranslated cell whose text is no longer the English text, and for every
+code cell whose translated comments have no record yet; a stale cell must be named, so that nobody marks
+one done unread.
 
 Running the tool twice changes nothing the second time. ``--check`` writes nothing and exits 1 when any
-notebook has a stale, untranslated or orphaned cell, differs from what a sync would write (code,
-outputs, metadata, order), is missing, or has no English notebook; tests/test_zh_sync.py runs it in CI.
+notebook has a stale, untranslated or orphaned cell, a code cell whose comments need translating again,
+differs from what a sync would write (code, outputs, metadata, order), is missing, or has no English
+notebook; tests/test_zh_sync.py runs it in CI.
 """
 
 from __future__ import annotations
@@ -51,19 +62,21 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-KEY = "zh"  # the key of the translation record in a Chinese markdown cell's metadata
+KEY = "zh"  # the key of the translation record in a Chinese cell's metadata
 
 # What a finding means, and whether a person must act on it (the others are done by a sync).
 KINDS = {
     "missing": "no Chinese notebook yet",
     "no-english": "a Chinese notebook without an English notebook of the same name",
-    "stale": "the English text changed since this cell was translated",
+    "stale": "the English text changed since this cell was translated (or it was not recorded)",
     "untranslated": "not translated yet",
     "orphan": "translates no English cell: merge its text into the cell it belongs to, or delete it",
-    "code": "the code differs from the English cell beyond comments: a sync takes the English code",
+    "comments": "the English code changed: the English code is written, translate its comments again "
+    "(the old Chinese cell is kept in its metadata, zh.previous_source)",
+    "code": "the code differed from the English cell beyond comments: a sync takes the English code",
     "unsynced": "differs from the English notebook in code, outputs, metadata or order: a sync copies them",
 }
-HUMAN = {"missing", "stale", "untranslated", "orphan", "no-english"}
+HUMAN = {"missing", "stale", "untranslated", "orphan", "no-english", "comments"}
 
 
 @dataclass
@@ -129,19 +142,55 @@ def _record(cell) -> dict:
     return record if isinstance(record, dict) else {}
 
 
-def _translation(en_cell, source: str, record: dict):
-    """A Chinese markdown cell for en_cell: the English cell's metadata and attachments, this text and record."""
+def _translation(en_cell, source: str, record: dict, old=None):
+    """A Chinese markdown cell for en_cell: the English cell's metadata, this text and record, and the
+    attachments of the Chinese cell `old` (an image pasted into the translation) or else the English cell's."""
     cell = copy.deepcopy(en_cell)
     cell["source"] = source
     cell["metadata"][KEY] = record
+    if old is not None and old.get("attachments"):
+        cell["attachments"] = copy.deepcopy(old["attachments"])
     return cell
 
 
-def skeleton(en_cell):
+def skeleton(en_cell, old=None):
     """An untranslated Chinese cell: the English text, flagged."""
     text = en_cell["source"]
     record = {"en_id": en_cell["id"], "en_sha1": sha1(text), "en_source": text, "untranslated": True}
-    return _translation(en_cell, text, record)
+    return _translation(en_cell, text, record, old)
+
+
+def _code_cell(en_cell, old, where: str, first: bool) -> tuple[dict, Finding | None]:
+    """The Chinese code cell for en_cell, given the Chinese cell `old` (or None), and what needs a person."""
+    new, text = copy.deepcopy(en_cell), en_cell["source"]
+    if old is None or (old["source"] == text and not _record(old).get("untranslated")):
+        return new, None  # the English cell, no record: nothing translated
+    record, cid, line = _record(old), en_cell["id"], _first_line(text)
+    done = f"python tools/sync_zh.py --done notebooks/zh/<this notebook> {cid}"
+    if first or not (record or same_code(text, old["source"])):
+        diff = _diff(old["source"], text, "Chinese notebook", "English notebook")
+        if first:
+            diff.insert(0, "(the install cell stays exactly as tools/notebook_cells.py writes it)")
+        return new, Finding("code", where, line, diff)
+    if record.get("untranslated") or not same_code(text, old["source"]):  # the English code changed
+        started = old["source"] != record.get("en_source")  # translated, or being translated again
+        previous = record.get("previous_source", old["source"])
+        if record.get("untranslated") and started and same_code(text, old["source"]):
+            new["source"] = old["source"]  # its comments are being translated again: keep them
+        else:
+            previous = old["source"] if started else previous  # the latest Chinese comments
+            record = {"en_sha1": sha1(text), "en_source": text, "untranslated": True}
+        new["metadata"][KEY] = dict(record, previous_source=previous)
+        diff = _diff(previous, text, "Chinese cell before (comments translated)", "English code now")
+        if record.get("en_sha1") != sha1(text):
+            diff += ["the English changed meanwhile:", *_english_changes(record, text)]
+        return new, Finding("comments", where, line, [*diff, f"when its comments are translated: {done}"])
+    new["source"] = old["source"]  # same code, translated comments
+    if record:
+        new["metadata"][KEY] = record
+    if record.get("en_sha1") == sha1(text):
+        return new, None
+    return new, Finding("stale", where, _first_line(old["source"]), [*_english_changes(record, text), f"then: {done}"])
 
 
 def sync_notebook(en, zh=None) -> tuple[nbformat.NotebookNode, list[Finding]]:
@@ -172,7 +221,7 @@ def sync_notebook(en, zh=None) -> tuple[nbformat.NotebookNode, list[Finding]]:
         ids = free.get(_record(cell).get("en_sha1"), [])
         if len(ids) == 1 and not _record(cell).get("untranslated"):
             record = dict(_record(cell), en_id=ids.pop())
-            trans[record["en_id"]] = _translation(en_by_id[record["en_id"]], cell["source"], record)
+            trans[record["en_id"]] = _translation(en_by_id[record["en_id"]], cell["source"], record, cell)
         else:
             orphans.append((copy.deepcopy(cell), after))
 
@@ -181,16 +230,8 @@ def sync_notebook(en, zh=None) -> tuple[nbformat.NotebookNode, list[Finding]]:
         cid, text = en_cell["id"], en_cell["source"]
         where = f"cell {len(cells) + 1} (id {cid})"
         if kinds[cid]:
-            new = copy.deepcopy(en_cell)
-            old = code.get(cid)
-            if old is not None and old["source"] != text:
-                if same_code(text, old["source"]) and en_cell is not en_cells[0]:
-                    new["source"] = old["source"]  # translated comments, same code (not in the install cell)
-                else:
-                    diff = _diff(old["source"], text, "Chinese notebook", "English notebook")
-                    if en_cell is en_cells[0]:
-                        diff.insert(0, "(the install cell stays exactly as tools/notebook_cells.py writes it)")
-                    found.append(Finding("code", where, _first_line(text), diff))
+            new, finding = _code_cell(en_cell, code.get(cid), where, en_cell is en_cells[0])
+            found.extend([finding] if finding else [])
         elif cid not in trans:
             new = skeleton(en_cell)
             found.append(Finding("untranslated", where, _first_line(text)))
@@ -200,14 +241,14 @@ def sync_notebook(en, zh=None) -> tuple[nbformat.NotebookNode, list[Finding]]:
             changed = record.get("en_sha1") != sha1(text)
             diff = _english_changes(record, text) if changed else []
             if record.get("untranslated") and sha1(old["source"]) == record.get("en_sha1"):
-                new = skeleton(en_cell)  # not started: follow the English text
+                new = skeleton(en_cell, old)  # not started: follow the English text
                 found.append(Finding("untranslated", where, _first_line(text)))
             elif record.get("untranslated"):  # being translated: keep the text, show what changed meanwhile
-                new = _translation(en_cell, old["source"], record)
+                new = _translation(en_cell, old["source"], record, old)
                 diff.append(f"when it is translated: python tools/sync_zh.py --done notebooks/zh/<this notebook> {cid}")
                 found.append(Finding("untranslated", where, _first_line(old["source"]), diff))
             else:
-                new = _translation(en_cell, old["source"], record)
+                new = _translation(en_cell, old["source"], record, old)
                 if changed:
                     diff.append(f"then: python tools/sync_zh.py --done notebooks/zh/<this notebook> {cid}")
                     found.append(Finding("stale", where, _first_line(old["source"]), diff))
@@ -225,7 +266,7 @@ def sync_notebook(en, zh=None) -> tuple[nbformat.NotebookNode, list[Finding]]:
     new_nb["nbformat"], new_nb["nbformat_minor"] = en["nbformat"], en["nbformat_minor"]
     new_nb["metadata"] = copy.deepcopy(en["metadata"])
     new_nb["cells"] = cells
-    if zh is not None and zh != new_nb and not any(f.kind == "code" for f in found):
+    if zh is not None and zh != new_nb and not any(f.kind in ("code", "comments") for f in found):
         found.append(Finding("unsynced", "", detail=_changes(zh, new_nb)))
     return new_nb, sorted(found, key=lambda f: list(KINDS).index(f.kind))
 
@@ -251,28 +292,43 @@ def _changes(old, new) -> list[str]:
 def mark_done(zh, en, ids: list[str]) -> tuple[list[str], list[str]]:
     """Record the current English text as translated, for the named cells (all changed untranslated ones if none).
 
-    zh must be synced already. Returns (cells marked, cells left). A named cell that is not a
-    translation of an English markdown cell is an error, before anything changes.
+    zh must be synced already. Returns (cells marked, cells left). A named cell that is neither a
+    translation of an English markdown cell nor a code cell of the English notebook, or a code cell
+    whose code differs from the English beyond comments, is an error, before anything changes.
     """
     en_by_id = {c["id"]: c for c in en["cells"]}
-    by_id = {c["id"]: c for c in zh["cells"] if c["cell_type"] != "code" and _record(c).get("en_id") == c["id"]}
-    unknown = [i for i in ids if i not in by_id or i not in en_by_id]
+    cells = {  # id -> cell: the code cells and the markdown cells that translate an English cell
+        c["id"]: c
+        for c in zh["cells"]
+        if c.get("id") in en_by_id and (c["cell_type"] == "code" or _record(c).get("en_id") == c["id"])
+    }
+    unknown = [i for i in ids if i not in cells]
     if unknown:
         raise ValueError(
-            f"cell ids {unknown} are not translated markdown cells of this notebook; "
+            f"cell ids {unknown} are not translated markdown cells or code cells of this notebook; "
             "use the ids that the report of `python tools/sync_zh.py` prints"
         )
+    beyond = [
+        i for i in ids if cells[i]["cell_type"] == "code" and not same_code(en_by_id[i]["source"], cells[i]["source"])
+    ]
+    if beyond:
+        raise ValueError(f"code cells {beyond} differ from the English code beyond comments: run a sync first")
     marked, left = [], []
-    for cid, cell in by_id.items():
-        record, text = _record(cell), en_by_id[cid]["source"]
+    for cid, cell in cells.items():
+        record, text, is_code = _record(cell), en_by_id[cid]["source"], cell["cell_type"] == "code"
         if ids and cid not in ids:
             continue
-        started = record.get("untranslated") and sha1(cell["source"]) != record.get("en_sha1")
-        if not ids and not (started and record.get("en_sha1") == sha1(text)):
-            if record.get("untranslated") or record.get("en_sha1") != sha1(text):
-                left.append(cid)
-            continue
-        cell["metadata"][KEY] = {"en_id": cid, "en_sha1": sha1(text), "en_source": text}
+        if not ids:
+            new = cell["source"] != text and (record.get("untranslated") or (is_code and not record))
+            if not (new and record.get("en_sha1", sha1(text)) == sha1(text)):
+                if record.get("untranslated") or ((record or not is_code) and record.get("en_sha1") != sha1(text)):
+                    left.append(cid)
+                continue
+        if is_code and cell["source"] == text:
+            cell["metadata"].pop(KEY, None)  # nothing translated: no record
+        else:
+            record = {"en_sha1": sha1(text), "en_source": text}
+            cell["metadata"][KEY] = record if is_code else {"en_id": cid, **record}
         marked.append(cid)
     return marked, left
 
@@ -321,7 +377,7 @@ def run(notebooks: Path = NOTEBOOKS, names: list[str] | None = None, check: bool
         problems += len(todo)
         status = "needs work" if todo else "in sync"
         out(f"{zh_path.relative_to(notebooks.parent) if notebooks.parent in zh_path.parents else zh_path}: {status}")
-        for finding in findings if check else todo:
+        for finding in findings if check else [f for f in findings if f.kind in HUMAN or f.kind == "code"]:
             for line in finding.lines():
                 out(line.replace("<this notebook>", f"{name}.ipynb"))
         if not check and any(f.kind not in HUMAN for f in findings):
