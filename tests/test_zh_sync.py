@@ -397,6 +397,115 @@ def test_a_markdown_cells_attachments_survive_a_sync_and_done(tmp_path):
     assert _check(folder)[0] == 0
 
 
+def test_english_attachments_reach_the_chinese_cell_and_its_own_stay(tmp_path):
+    folder = _translated(tmp_path)
+    zh_path = folder / "zh" / "demo.ipynb"
+    _edit(folder / "demo.ipynb", lambda nb: setattr(nb.cells[1], "attachments", {"fig.png": {"image/png": "OLD"}}))
+    sync_zh.run(folder, out=lambda _: None)
+
+    def paste(nb):  # a screenshot only the Chinese cell has
+        nb.cells[1].source = "# 标题\n\n![图](attachment:fig.png) ![截图](attachment:zh.png)\n\n第一句。第二句。"
+        nb.cells[1].attachments["zh.png"] = {"image/png": "ZH"}
+
+    _edit(zh_path, paste)
+    sync_zh.done(zh_path, ["md1"], out=lambda _: None)
+    assert _check(folder)[0] == 0
+    _edit(folder / "demo.ipynb", lambda nb: setattr(nb.cells[1], "attachments", {"fig.png": {"image/png": "NEW"}}))
+    rc, report = _check(folder)
+    assert rc == 1 and "cell 2 (id md1): attachments" in report
+    sync_zh.run(folder, out=lambda _: None)  # the English image replaced: the Chinese cell gets the new one
+    attachments = {"fig.png": {"image/png": "NEW"}, "zh.png": {"image/png": "ZH"}}
+    assert nbformat.read(zh_path, as_version=4).cells[1].attachments == attachments
+    _edit(folder / "demo.ipynb", lambda nb: nb.cells[1].attachments.update({"b.png": {"image/png": "B"}}))
+    sync_zh.run(folder, out=lambda _: None)  # an English image added: the Chinese cell gets it too
+    attachments["b.png"] = {"image/png": "B"}
+    assert nbformat.read(zh_path, as_version=4).cells[1].attachments == attachments
+    sync_zh.done(zh_path, ["md1"], out=lambda _: None)
+    assert nbformat.read(zh_path, as_version=4).cells[1].attachments == attachments
+    assert _check(folder)[0] == 0
+
+
+def test_translated_comments_without_a_record_are_set_aside_when_the_english_code_changes(tmp_path):
+    folder = _translated(tmp_path)
+    _edit(folder / "zh" / "demo.ipynb", lambda nb: setattr(nb.cells[2], "source", "x = 1  # 一\nprint(x)"))  # no --done
+    english = "x = 2  # one\nprint(x)"
+    _edit(folder / "demo.ipynb", lambda nb: setattr(nb.cells[2], "source", english))
+    lines = []
+    sync_zh.run(folder, out=lines.append)
+    report = "\n".join(lines)
+    assert "comments     cell 3 (id code1)" in report and "-x = 1  # 一" in report and "code    " not in report
+    zh = nbformat.read(folder / "zh" / "demo.ipynb", as_version=4)
+    assert zh.cells[2].source == english
+    assert zh.cells[2].metadata["zh"] == {
+        "en_sha1": sync_zh.sha1(english),
+        "en_source": english,
+        "untranslated": True,
+        "previous_source": "x = 1  # 一\nprint(x)",
+    }
+    before = (folder / "zh" / "demo.ipynb").read_bytes()
+    sync_zh.run(folder, out=lambda _: None)
+    assert (folder / "zh" / "demo.ipynb").read_bytes() == before
+    assert "comments     cell 3 (id code1)" in _check(folder)[1]
+
+
+def test_translated_code_follows_its_english_cell_to_a_new_id(tmp_path):
+    folder = _with_comments(tmp_path)
+    _edit(folder / "demo.ipynb", lambda nb: nb.cells[2].update(id="moved"))  # cut and pasted
+    sync_zh.run(folder, out=lambda _: None)  # linked by the hash of the English code it translates
+    zh = nbformat.read(folder / "zh" / "demo.ipynb", as_version=4)
+    assert zh.cells[2].id == "moved" and zh.cells[2].source == "x = 1  # 一\nprint(x)"
+    assert _check(folder)[0] == 0
+
+    def move_and_reword(nb):
+        nb.cells[2].update(id="again", source="x = 1  # the one\nprint(x)")
+
+    _edit(folder / "demo.ipynb", move_and_reword)
+    sync_zh.run(folder, out=lambda _: None)  # linked by its code: kept, and stale
+    zh = nbformat.read(folder / "zh" / "demo.ipynb", as_version=4)
+    assert zh.cells[2].id == "again" and zh.cells[2].source == "x = 1  # 一\nprint(x)"
+    rc, report = _check(folder)
+    assert rc == 1 and 'stale        cell 3 (id again) "x = 1  # 一"' in report
+
+
+@pytest.mark.parametrize(
+    "english_cells", [["x = 2  # one\nprint(x)"], ["x = 1  # a\nprint(x)", "x = 1  # b\nprint(x)"]]
+)
+def test_translated_code_that_matches_no_english_cell_or_several_is_a_reported_orphan(tmp_path, english_cells):
+    folder = _with_comments(tmp_path)
+
+    def replace(nb):  # the cell goes, and new ones (with new ids) come: none or two with its code
+        cell = nb.cells.pop(2)
+        for n, source in enumerate(english_cells):
+            nb.cells.insert(2 + n, new_code_cell(source, id=f"new{n}", metadata=cell.metadata))
+
+    _edit(folder / "demo.ipynb", replace)
+    lines = []
+    sync_zh.run(folder, out=lines.append)
+    report = "\n".join(lines)
+    assert "orphan       cell 3 (id code1)" in report and "      x = 1  # 一" in report  # its source, in full
+    zh = nbformat.read(folder / "zh" / "demo.ipynb", as_version=4)
+    kept = [c for c in zh.cells if c.id == "code1"]
+    assert len(kept) == 1 and kept[0].cell_type == "markdown" and "x = 1  # 一\nprint(x)" in kept[0].source
+    assert [c.source for c in zh.cells if c.cell_type == "code"][1:] == english_cells  # never run
+    before = (folder / "zh" / "demo.ipynb").read_bytes()
+    sync_zh.run(folder, out=lambda _: None)
+    assert (folder / "zh" / "demo.ipynb").read_bytes() == before
+    rc, report = _check(folder)
+    assert rc == 1 and "orphan       cell 3 (id code1)" in report
+
+
+def test_done_on_a_set_aside_cell_not_translated_again_warns_that_its_old_translation_goes(tmp_path):
+    folder = _with_comments(tmp_path)
+    _edit(folder / "demo.ipynb", lambda nb: setattr(nb.cells[2], "source", "x = 2  # one\nprint(x)"))
+    sync_zh.run(folder, out=lambda _: None)
+    lines = []
+    sync_zh.done(folder / "zh" / "demo.ipynb", ["code1"], out=lines.append)
+    assert "marked translated: code1" in lines[0]
+    assert lines[1:] == [
+        "  warning: cell code1 was not translated again: its old translation (zh.previous_source) is dropped"
+    ]
+
+
 def test_the_install_cell_stays_exactly_the_english_one(tmp_path):
     folder = _translated(tmp_path)
     _edit(folder / "zh" / "demo.ipynb", lambda nb: setattr(nb.cells[0], "source", "import sys  # 安装单元格"))

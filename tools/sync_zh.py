@@ -15,16 +15,21 @@ cells in the same order and with the same cell ids, one Chinese cell per English
   When the English source changes and its tokens do not (a comment was edited), the cell is *stale*, and
   the report shows the English lines that changed; so is a translated cell with no record. When the
   English code changes (its tokens), the sync writes the English code; if the Chinese cell had translated
-  comments, the old Chinese source is kept in the record (``"previous_source"``, with ``"untranslated":
-  true``) and the cell is reported (*comments*) with the diff from it to the English code, until its
-  comments are translated again and marked done. Any other code difference (code edited in the Chinese
-  notebook) is replaced by the English code and reported (*code*). The first cell, the install cell of
+  comments (a record, or, before any ``--done``, a comment that the English code lacks), the old Chinese
+  source is kept in the record (``"previous_source"``, with ``"untranslated": true``) and the cell is
+  reported (*comments*) with the diff from it to the English code, until its comments are translated
+  again and marked done. Any other code difference (code edited in the Chinese notebook, with only
+  English comments) is replaced by the English code and reported (*code*). A recorded code cell whose
+  English cell got a new id follows it, to the one new English code cell whose source has the recorded
+  hash, else the one with the same code; if none or several match, it becomes an *orphan* markdown cell
+  holding its source (kept and reported, never run). The first cell, the install cell of
   tools/notebook_cells.py, stays exactly the English one;
 * a markdown cell holds the translation, and its metadata records what it translates:
   ``metadata["zh"] = {"en_id": ..., "en_sha1": ..., "en_source": ...}``, the English cell's id, the SHA-1 of
   its source text (UTF-8) and that text, as they were when the translation was last brought up to date.
   When the English text changes, the hash no longer matches: the cell is *stale*, and the report shows
-  the English lines that changed (old text from ``en_source``, new from the English notebook);
+  the English lines that changed (old text from ``en_source``, new from the English notebook). Its
+  attachments are the English cell's, plus those of its own that the English cell has no name for;
 * an English markdown cell with no translation gets a Chinese cell holding the English text with
   ``"untranslated": true`` in its ``zh`` metadata (a new notebook gets such a skeleton);
 * a Chinese markdown cell that translates no English cell (its cell was deleted, or the cell was added in
@@ -38,7 +43,8 @@ After translating or updating a cell, ``--done NOTEBOOK CELL_ID ...`` records th
 translates (hash and text); a code cell that is again equal to the English one loses its record. Without
 cell ids, it does so for every untranslated cell whose text is no longer the English text, and for every
 code cell whose translated comments have no record yet; a stale cell must be named, so that nobody marks
-one done unread.
+one done unread. Naming a set-aside code cell whose comments were not translated again drops its
+``previous_source``, with a warning.
 
 Running the tool twice changes nothing the second time. ``--check`` writes nothing and exits 1 when any
 notebook has a stale, untranslated or orphaned cell, a code cell whose comments need translating again,
@@ -142,14 +148,24 @@ def _record(cell) -> dict:
     return record if isinstance(record, dict) else {}
 
 
+def _comments(source: str) -> set[str]:
+    """The cell's comments (its lines holding a "#" where it does not tokenize)."""
+    try:
+        return {t.string for t in tokenize.generate_tokens(io.StringIO(source).readline) if t.type == tokenize.COMMENT}
+    except (tokenize.TokenError, SyntaxError):
+        return {line.strip() for line in source.splitlines() if "#" in line}
+
+
 def _translation(en_cell, source: str, record: dict, old=None):
-    """A Chinese markdown cell for en_cell: the English cell's metadata, this text and record, and the
-    attachments of the Chinese cell `old` (an image pasted into the translation) or else the English cell's."""
+    """A Chinese markdown cell for en_cell: the English cell's metadata, this text and record, and as
+    attachments those of the Chinese cell `old` (an image pasted into the translation) updated by all of
+    the English cell's (the English image wins where both have one of that name)."""
     cell = copy.deepcopy(en_cell)
     cell["source"] = source
     cell["metadata"][KEY] = record
-    if old is not None and old.get("attachments"):
-        cell["attachments"] = copy.deepcopy(old["attachments"])
+    attachments = {**((old or {}).get("attachments") or {}), **(en_cell.get("attachments") or {})}
+    if attachments:
+        cell["attachments"] = copy.deepcopy(attachments)
     return cell
 
 
@@ -167,7 +183,8 @@ def _code_cell(en_cell, old, where: str, first: bool) -> tuple[dict, Finding | N
         return new, None  # the English cell, no record: nothing translated
     record, cid, line = _record(old), en_cell["id"], _first_line(text)
     done = f"python tools/sync_zh.py --done notebooks/zh/<this notebook> {cid}"
-    if first or not (record or same_code(text, old["source"])):
+    translating = _comments(old["source"]) - _comments(text)  # comments the English lacks: translated, no record yet
+    if first or not (record or translating or same_code(text, old["source"])):
         diff = _diff(old["source"], text, "Chinese notebook", "English notebook")
         if first:
             diff.insert(0, "(the install cell stays exactly as tools/notebook_cells.py writes it)")
@@ -200,12 +217,14 @@ def sync_notebook(en, zh=None) -> tuple[nbformat.NotebookNode, list[Finding]]:
     kinds = {c["id"]: c["cell_type"] == "code" for c in en_cells}  # id -> is a code cell
     found: list[Finding] = []
     code, trans, unmatched = {}, {}, []  # en id -> zh cell; [(zh cell, id of the English cell it followed)]
-    anchor = None
+    loose, anchor = [], None  # the same for code cells with translated comments (a record) that lost their id
     for cell in zh["cells"] if zh is not None else []:
         if cell["cell_type"] == "code":
             if kinds.get(cell.get("id")) is True and cell["id"] not in code:
                 code[cell["id"]], anchor = cell, cell["id"]
-            continue  # a code cell the English notebook no longer has goes, like any code change
+            elif _record(cell):
+                loose.append((cell, anchor))
+            continue  # any other code cell the English notebook no longer has goes, like any code change
         en_id = _record(cell).get("en_id")
         if kinds.get(en_id) is False and en_id not in trans:
             trans[en_id], anchor = cell, en_id
@@ -224,6 +243,27 @@ def sync_notebook(en, zh=None) -> tuple[nbformat.NotebookNode, list[Finding]]:
             trans[record["en_id"]] = _translation(en_by_id[record["en_id"]], cell["source"], record, cell)
         else:
             orphans.append((copy.deepcopy(cell), after))
+    # Translated code whose English cell got a new id (cut and pasted, split): link it by the hash of the
+    # English code it translates, else by its code. Failing that, or if several match, it becomes an orphan
+    # markdown cell holding its source: kept, reported, and never run.
+    was_code = {}  # id(orphan markdown cell) -> its report
+    for cell, after in loose:
+        spare = [c for c in en_cells if kinds[c["id"]] and c["id"] not in code]
+        ids = [c["id"] for c in spare if sha1(c["source"]) == _record(cell).get("en_sha1")]
+        ids = ids or [c["id"] for c in spare if same_code(c["source"], cell["source"])]
+        if len(ids) == 1:
+            code[ids[0]] = cell
+            continue
+        fence = "```"
+        while fence in cell["source"]:
+            fence += "`"
+        note = (
+            f"Translated code cell {cell.get('id')}: its English code cell is gone or not unique ({len(ids)} matched)."
+        )
+        md = nbformat.v4.new_markdown_cell(f"{note}\n\n{fence}python\n{cell['source']}\n{fence}", id=cell.get("id"))
+        was_code[id(md)] = [note, "copy its comments where they belong, then delete this cell; its source:"]
+        was_code[id(md)] += cell["source"].splitlines()
+        orphans.append((md, after))
 
     cells = [cell for cell, after in orphans if after is None]
     for en_cell in en_cells:
@@ -260,7 +300,8 @@ def sync_notebook(en, zh=None) -> tuple[nbformat.NotebookNode, list[Finding]]:
             if cell.get("id") in used or not cell.get("id"):  # keep ids unique, deterministically
                 cell["id"] = sha1(cell["source"])[:8] + "-zh"
             used.add(cell["id"])
-            found.append(Finding("orphan", f"cell {n} (id {cell['id']})", _first_line(cell["source"])))
+            detail = was_code.get(id(cell), [])
+            found.append(Finding("orphan", f"cell {n} (id {cell['id']})", _first_line(cell["source"]), detail))
 
     new_nb = nbformat.v4.new_notebook()
     new_nb["nbformat"], new_nb["nbformat_minor"] = en["nbformat"], en["nbformat_minor"]
@@ -289,10 +330,11 @@ def _changes(old, new) -> list[str]:
     return lines
 
 
-def mark_done(zh, en, ids: list[str]) -> tuple[list[str], list[str]]:
+def mark_done(zh, en, ids: list[str]) -> tuple[list[str], list[str], list[str]]:
     """Record the current English text as translated, for the named cells (all changed untranslated ones if none).
 
-    zh must be synced already. Returns (cells marked, cells left). A named cell that is neither a
+    zh must be synced already. Returns (cells marked, cells left, set-aside code cells marked without their
+    comments translated again, whose old translation, previous_source, is dropped). A named cell that is neither a
     translation of an English markdown cell nor a code cell of the English notebook, or a code cell
     whose code differs from the English beyond comments, is an error, before anything changes.
     """
@@ -313,7 +355,7 @@ def mark_done(zh, en, ids: list[str]) -> tuple[list[str], list[str]]:
     ]
     if beyond:
         raise ValueError(f"code cells {beyond} differ from the English code beyond comments: run a sync first")
-    marked, left = [], []
+    marked, left, dropped = [], [], []
     for cid, cell in cells.items():
         record, text, is_code = _record(cell), en_by_id[cid]["source"], cell["cell_type"] == "code"
         if ids and cid not in ids:
@@ -324,13 +366,15 @@ def mark_done(zh, en, ids: list[str]) -> tuple[list[str], list[str]]:
                 if record.get("untranslated") or ((record or not is_code) and record.get("en_sha1") != sha1(text)):
                     left.append(cid)
                 continue
+        if "previous_source" in record and cell["source"] == text:
+            dropped.append(cid)
         if is_code and cell["source"] == text:
             cell["metadata"].pop(KEY, None)  # nothing translated: no record
         else:
             record = {"en_sha1": sha1(text), "en_source": text}
             cell["metadata"][KEY] = record if is_code else {"en_id": cid, **record}
         marked.append(cid)
-    return marked, left
+    return marked, left, dropped
 
 
 def read(path: Path):
@@ -395,9 +439,11 @@ def done(path: Path, ids: list[str], out=print) -> int:
         raise ValueError(f"--done {path}: expected notebooks/zh/NAME.ipynb, beside an English notebooks/NAME.ipynb")
     en = read(en_path)
     zh, _ = sync_notebook(en, read(path))
-    marked, left = mark_done(zh, en, ids)
+    marked, left, dropped = mark_done(zh, en, ids)
     write(zh, path)
     out(f"{path}: marked translated: {', '.join(marked) or 'none'}")
+    for cid in dropped:
+        out(f"  warning: cell {cid} was not translated again: its old translation (zh.previous_source) is dropped")
     if left:
         out(f"  still stale or untranslated (name them to mark them): {', '.join(left)}")
     return 0
