@@ -26,7 +26,6 @@ the English notebooks read files only through d2l.download(), which returns an a
 import hashlib
 import io
 import json
-import re
 import sys
 import tokenize
 from pathlib import Path
@@ -42,7 +41,7 @@ from notebook_cells import INSTALL_CELL  # noqa: E402
 
 NOTEBOOKS = ROOT / "notebooks"
 ENGLISH = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
-CJK = re.compile(r"[\u4e00-\u9fff]")
+CJK = sync_zh.CJK  # one definition of a Chinese character, the tool's
 
 
 def _read(path):
@@ -368,13 +367,16 @@ def test_done_on_a_code_cell_equal_to_the_english_removes_its_record(tmp_path):
     folder = _with_comments(tmp_path)
     _edit(folder / "demo.ipynb", lambda nb: setattr(nb.cells[2], "source", "x = 2  # one\nprint(x)"))
     sync_zh.run(folder, out=lambda _: None)  # set aside: the cell holds the English code
-    sync_zh.done(folder / "zh" / "demo.ipynb", ["code1"], out=lambda _: None)  # nothing to translate here
+    sync_zh.done(folder / "zh" / "demo.ipynb", ["code1"], out=lambda _: None, drop=True)  # nothing to translate
     assert "zh" not in nbformat.read(folder / "zh" / "demo.ipynb", as_version=4).cells[2].metadata
     assert _check(folder)[0] == 0
     zh = nbformat.read(folder / "zh" / "demo.ipynb", as_version=4)
     en = nbformat.read(folder / "demo.ipynb", as_version=4)
     zh.cells[2].source = "x = 3\nprint(x)"
     with pytest.raises(ValueError, match=r"code cells \['code1'\] differ from the English code beyond comments"):
+        sync_zh.mark_done(zh, en, ["code1"])
+    zh.cells[2].source = "x = 2  # an old English comment\nprint(x)"  # no Chinese comment: not a translation
+    with pytest.raises(ValueError, match=r"code cells \['code1'\] differ .* without Chinese comments"):
         sync_zh.mark_done(zh, en, ["code1"])
 
 
@@ -494,16 +496,146 @@ def test_translated_code_that_matches_no_english_cell_or_several_is_a_reported_o
     assert rc == 1 and "orphan       cell 3 (id code1)" in report
 
 
-def test_done_on_a_set_aside_cell_not_translated_again_warns_that_its_old_translation_goes(tmp_path):
+@pytest.mark.parametrize("synced_first", [True, False])  # False: set aside by the --done call itself
+def test_done_refuses_to_drop_a_set_aside_translation_unless_told(tmp_path, synced_first):
     folder = _with_comments(tmp_path)
+    zh_path = folder / "zh" / "demo.ipynb"
     _edit(folder / "demo.ipynb", lambda nb: setattr(nb.cells[2], "source", "x = 2  # one\nprint(x)"))
-    sync_zh.run(folder, out=lambda _: None)
+    if synced_first:
+        sync_zh.run(folder, out=lambda _: None)
+    before = zh_path.read_bytes()
+    with pytest.raises(ValueError, match=r"code1.*translate the comments first, or pass --drop-set-aside"):
+        sync_zh.done(zh_path, ["code1"], out=lambda _: None)
+    assert zh_path.read_bytes() == before  # nothing written: the translation is still there
+    assert sync_zh.main(["--done", str(zh_path), "code1"]) == 2 and zh_path.read_bytes() == before
     lines = []
-    sync_zh.done(folder / "zh" / "demo.ipynb", ["code1"], out=lines.append)
+    sync_zh.done(zh_path, ["code1"], out=lines.append, drop=True)
     assert "marked translated: code1" in lines[0]
     assert lines[1:] == [
         "  warning: cell code1 was not translated again: its old translation (zh.previous_source) is dropped"
     ]
+    assert _check(folder)[0] == 0
+
+
+def test_an_untouched_copy_follows_english_comment_and_code_edits_without_a_record(tmp_path):
+    folder = _translated(tmp_path)  # its code cell is the English one, English comment included
+    zh_path = folder / "zh" / "demo.ipynb"
+    for english, kind in [
+        ("x = 1  # the number one\nprint(x)", ""),
+        ("x = 1\nprint(x)", ""),
+        ("y = 2\nprint(y)", "code"),
+    ]:
+        _edit(folder / "demo.ipynb", lambda nb: setattr(nb.cells[2], "source", english))
+        lines = []
+        sync_zh.run(folder, out=lines.append)
+        report = "\n".join(lines)
+        assert "stale" not in report and "comments " not in report, report
+        assert ("code         cell 3 (id code1)" in report) == (kind == "code"), report
+        cell = nbformat.read(zh_path, as_version=4).cells[2]
+        assert cell.source == english and "zh" not in cell.metadata
+        assert _check(folder)[0] == 0
+        lines = []
+        sync_zh.done(zh_path, [], out=lines.append)  # an old English comment is never recorded as a translation
+        assert (
+            "marked translated: none" in lines[0] and "zh" not in nbformat.read(zh_path, as_version=4).cells[2].metadata
+        )
+
+
+def test_a_set_aside_translation_survives_its_cell_becoming_an_orphan(tmp_path):
+    folder = _with_comments(tmp_path)
+    _edit(folder / "demo.ipynb", lambda nb: setattr(nb.cells[2], "source", "x = 2  # one\nprint(x)"))
+    sync_zh.run(folder, out=lambda _: None)  # set aside: the cell holds the English code
+    _edit(folder / "zh" / "demo.ipynb", lambda nb: setattr(nb.cells[2], "source", "x = 2  # 二\nprint(x)"))  # started
+    _edit(folder / "demo.ipynb", lambda nb: nb.cells[2].update(id="moved", source="x = 3  # one\nprint(x)"))
+    lines = []
+    sync_zh.run(folder, out=lines.append)
+    report = "\n".join(lines)
+    assert "orphan       cell 3 (id code1)" in report
+    assert "      x = 1  # 一" in report and "      x = 2  # 二" in report  # both, in the report ...
+    zh = nbformat.read(folder / "zh" / "demo.ipynb", as_version=4)
+    kept = [c for c in zh.cells if c.id == "code1"]
+    assert len(kept) == 1 and kept[0].cell_type == "markdown"
+    assert "x = 1  # 一\nprint(x)" in kept[0].source and "x = 2  # 二\nprint(x)" in kept[0].source  # ... and the cell
+    before = (folder / "zh" / "demo.ipynb").read_bytes()
+    sync_zh.run(folder, out=lambda _: None)
+    assert (folder / "zh" / "demo.ipynb").read_bytes() == before
+
+
+def test_an_interrupted_retranslation_keeps_the_older_translation_and_the_newer_part(tmp_path):
+    folder = _with_comments(tmp_path, "x = 1  # 一\nprint(x)  # 显示")
+    zh_path = folder / "zh" / "demo.ipynb"
+
+    def english(source):
+        _edit(folder / "demo.ipynb", lambda nb: setattr(nb.cells[2], "source", source))
+        sync_zh.run(folder, out=lambda _: None)
+
+    english("x = 2  # one\nprint(x)")  # set aside
+    _edit(zh_path, lambda nb: setattr(nb.cells[2], "source", "x = 2  # 二\nprint(x)"))  # re-translation started
+    english("x = 3  # one\nprint(x)")  # ... and cut short
+    record = nbformat.read(zh_path, as_version=4).cells[2].metadata["zh"]
+    assert record["previous_source"] == "x = 1  # 一\nprint(x)  # 显示"  # the older, full translation
+    assert record["partial_source"] == "x = 2  # 二\nprint(x)"
+    rc, report = _check(folder)
+    assert rc == 1 and "-print(x)  # 显示" in report and "-x = 2  # 二" in report
+    _edit(zh_path, lambda nb: setattr(nb.cells[2], "source", "x = 3  # 三\nprint(x)"))  # a later partial ...
+    english("x = 4  # one\nprint(x)")
+    record = nbformat.read(zh_path, as_version=4).cells[2].metadata["zh"]
+    assert record["previous_source"] == "x = 1  # 一\nprint(x)  # 显示"
+    assert record["partial_source"] == "x = 3  # 三\nprint(x)"  # ... replaces the earlier one
+    _edit(zh_path, lambda nb: setattr(nb.cells[2], "source", "x = 4  # 四\nprint(x)"))
+    sync_zh.done(zh_path, ["code1"], out=lambda _: None)
+    english_now = "x = 4  # one\nprint(x)"
+    assert nbformat.read(zh_path, as_version=4).cells[2].metadata["zh"] == {
+        "en_sha1": sync_zh.sha1(english_now),
+        "en_source": english_now,
+    }
+    assert _check(folder)[0] == 0
+
+
+def test_translated_code_follows_the_recorded_hash_before_the_same_code(tmp_path):
+    folder = _with_comments(tmp_path)
+
+    def replace(nb):  # two new cells with its code; only the second has the English source it translates
+        cell = nb.cells.pop(2)
+        nb.cells[2:2] = [
+            new_code_cell("x = 1  # uno\nprint(x)", id="other", metadata=cell.metadata),
+            new_code_cell("x = 1  # one\nprint(x)", id="hashed", metadata=cell.metadata),
+        ]
+
+    _edit(folder / "demo.ipynb", replace)
+    sync_zh.run(folder, out=lambda _: None)
+    zh = {c.id: c for c in nbformat.read(folder / "zh" / "demo.ipynb", as_version=4).cells}
+    assert zh["hashed"].source == "x = 1  # 一\nprint(x)" and zh["other"].source == "x = 1  # uno\nprint(x)"
+    assert "code1" not in zh and _check(folder)[0] == 0
+
+
+def test_an_orphan_fence_is_longer_than_any_backtick_run_in_its_source(tmp_path):
+    chinese = "x = 1  # 一，见 ```python 与 ````\nprint(x)"
+    folder = _with_comments(tmp_path, chinese)
+    _edit(folder / "demo.ipynb", lambda nb: nb.cells[2].update(id="new", source="x = 2\nprint(x)"))
+    sync_zh.run(folder, out=lambda _: None)
+    cells = [c for c in nbformat.read(folder / "zh" / "demo.ipynb", as_version=4).cells if c.id == "code1"]
+    assert len(cells) == 1 and cells[0].cell_type == "markdown"
+    lines = cells[0].source.splitlines()
+    fences = [line for line in lines if line.startswith("`")]
+    assert len(fences) == 2 and fences[0] == fences[1] + "python" and len(fences[1]) > 4
+    assert (
+        lines[lines.index(fences[0]) + 1 : lines.index(fences[1], lines.index(fences[0]) + 1)] == chinese.splitlines()
+    )
+
+
+def test_orphans_keep_their_order_a_code_cell_and_the_markdown_after_it(tmp_path):
+    folder = _with_comments(tmp_path)
+    _edit(folder / "demo.ipynb", lambda nb: nb.cells.__delitem__(slice(2, 4)))  # both English cells go
+    for _ in range(2):
+        sync_zh.run(folder, out=lambda _: None)
+        zh = nbformat.read(folder / "zh" / "demo.ipynb", as_version=4)
+        assert [(c.cell_type, c.id) for c in zh.cells] == [
+            ("code", "install"),
+            ("markdown", "md1"),
+            ("markdown", "code1"),
+            ("markdown", "md2"),
+        ]
 
 
 def test_the_install_cell_stays_exactly_the_english_one(tmp_path):

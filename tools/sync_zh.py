@@ -9,21 +9,22 @@ The English notebook is the one source of truth. A Chinese notebook has the same
 cells in the same order and with the same cell ids, one Chinese cell per English cell:
 
 * a code cell is a copy of the English one (source, outputs, execution count, metadata and tags). Only
-  its comments may be translated: a Chinese code cell whose tokens, comments left out, equal the English
-  cell's keeps its translated comments, and records the English source they translate, as a markdown cell
-  does: ``metadata["zh"] = {"en_sha1": ..., "en_source": ...}`` (a cell equal to the English has no record).
-  When the English source changes and its tokens do not (a comment was edited), the cell is *stale*, and
-  the report shows the English lines that changed; so is a translated cell with no record. When the
-  English code changes (its tokens), the sync writes the English code; if the Chinese cell had translated
-  comments (a record, or, before any ``--done``, a comment that the English code lacks), the old Chinese
-  source is kept in the record (``"previous_source"``, with ``"untranslated": true``) and the cell is
-  reported (*comments*) with the diff from it to the English code, until its comments are translated
-  again and marked done. Any other code difference (code edited in the Chinese notebook, with only
-  English comments) is replaced by the English code and reported (*code*). A recorded code cell whose
-  English cell got a new id follows it, to the one new English code cell whose source has the recorded
-  hash, else the one with the same code; if none or several match, it becomes an *orphan* markdown cell
-  holding its source (kept and reported, never run). The first cell, the install cell of
-  tools/notebook_cells.py, stays exactly the English one;
+  its comments may be translated, and a comment is translated when it has a Chinese character (``CJK``):
+  a Chinese code cell without one is a copy, and the sync writes the English cell. One with one, whose
+  tokens, comments left out, equal the English cell's, keeps its comments and records the English source
+  they translate: ``metadata["zh"] = {"en_sha1": ..., "en_source": ...}``. When the English source
+  changes and its tokens do not, the cell is *stale* (the report shows the English lines that changed);
+  so is one with no record. When the English code changes (its tokens), the sync writes the English code
+  and keeps the Chinese source in the record (``"previous_source"``, ``"untranslated": true``), reported
+  (*comments*, with the diff to the English code) until its comments are translated again and marked
+  done. An existing ``previous_source`` is never overwritten: a re-translation (Chinese comments) cut
+  short by another English code change is kept in ``"partial_source"`` (a later one replaces it). Any
+  other code difference is replaced by the English code and reported (*code*). A code cell with Chinese
+  comments or a ``previous_source`` whose English cell got a new id follows it, to the one new English
+  code cell whose source has the recorded hash, else the one with the same code; if none or several
+  match, it becomes an *orphan* markdown cell holding, fenced, its source and the sources in its record
+  (kept and reported, never run). The first cell, the install cell of tools/notebook_cells.py, stays
+  exactly the English one;
 * a markdown cell holds the translation, and its metadata records what it translates:
   ``metadata["zh"] = {"en_id": ..., "en_sha1": ..., "en_source": ...}``, the English cell's id, the SHA-1 of
   its source text (UTF-8) and that text, as they were when the translation was last brought up to date.
@@ -40,11 +41,11 @@ cells in the same order and with the same cell ids, one Chinese cell per English
 The notebook metadata (kernelspec, language_info) is copied from the English notebook.
 
 After translating or updating a cell, ``--done NOTEBOOK CELL_ID ...`` records the English text it now
-translates (hash and text); a code cell that is again equal to the English one loses its record. Without
-cell ids, it does so for every untranslated cell whose text is no longer the English text, and for every
-code cell whose translated comments have no record yet; a stale cell must be named, so that nobody marks
-one done unread. Naming a set-aside code cell whose comments were not translated again drops its
-``previous_source``, with a warning.
+translates (hash and text), clearing ``previous_source`` and ``partial_source``; a code cell equal to the
+English one loses its record. Without cell ids, it does so for every untranslated cell whose text is no
+longer the English text, and every code cell with Chinese comments and no record yet; a stale cell must
+be named, so that nobody marks one done unread. Naming a set-aside code cell without Chinese comments is
+refused (nothing is written) unless ``--drop-set-aside`` is given, which drops its old translation.
 
 Running the tool twice changes nothing the second time. ``--check`` writes nothing and exits 1 when any
 notebook has a stale, untranslated or orphaned cell, a code cell whose comments need translating again,
@@ -59,6 +60,7 @@ import copy
 import difflib
 import hashlib
 import io
+import re
 import sys
 import tokenize
 from dataclasses import dataclass, field
@@ -69,6 +71,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 KEY = "zh"  # the key of the translation record in a Chinese cell's metadata
+CJK = re.compile(r"[\u4e00-\u9fff]")  # a Chinese character: what makes a comment translated
 
 # What a finding means, and whether a person must act on it (the others are done by a sync).
 KINDS = {
@@ -148,12 +151,15 @@ def _record(cell) -> dict:
     return record if isinstance(record, dict) else {}
 
 
-def _comments(source: str) -> set[str]:
-    """The cell's comments (its lines holding a "#" where it does not tokenize)."""
+def _translated(source: str) -> bool:
+    """True when one of the cell's comments (its lines holding a "#" where it does not tokenize) has a
+    Chinese character: a code cell without one is a copy of the English cell, whatever its comments say."""
     try:
-        return {t.string for t in tokenize.generate_tokens(io.StringIO(source).readline) if t.type == tokenize.COMMENT}
+        tokens = tokenize.generate_tokens(io.StringIO(source).readline)
+        comments = [t.string for t in tokens if t.type == tokenize.COMMENT]
     except (tokenize.TokenError, SyntaxError):
-        return {line.strip() for line in source.splitlines() if "#" in line}
+        comments = [line for line in source.splitlines() if "#" in line]
+    return any(CJK.search(c) for c in comments)
 
 
 def _translation(en_cell, source: str, record: dict, old=None):
@@ -183,31 +189,37 @@ def _code_cell(en_cell, old, where: str, first: bool) -> tuple[dict, Finding | N
         return new, None  # the English cell, no record: nothing translated
     record, cid, line = _record(old), en_cell["id"], _first_line(text)
     done = f"python tools/sync_zh.py --done notebooks/zh/<this notebook> {cid}"
-    translating = _comments(old["source"]) - _comments(text)  # comments the English lacks: translated, no record yet
-    if first or not (record or translating or same_code(text, old["source"])):
-        diff = _diff(old["source"], text, "Chinese notebook", "English notebook")
-        if first:
-            diff.insert(0, "(the install cell stays exactly as tools/notebook_cells.py writes it)")
-        return new, Finding("code", where, line, diff)
-    if record.get("untranslated") or not same_code(text, old["source"]):  # the English code changed
-        started = old["source"] != record.get("en_source")  # translated, or being translated again
-        previous = record.get("previous_source", old["source"])
-        if record.get("untranslated") and started and same_code(text, old["source"]):
-            new["source"] = old["source"]  # its comments are being translated again: keep them
-        else:
-            previous = old["source"] if started else previous  # the latest Chinese comments
-            record = {"en_sha1": sha1(text), "en_source": text, "untranslated": True}
-        new["metadata"][KEY] = dict(record, previous_source=previous)
-        diff = _diff(previous, text, "Chinese cell before (comments translated)", "English code now")
-        if record.get("en_sha1") != sha1(text):
-            diff += ["the English changed meanwhile:", *_english_changes(record, text)]
-        return new, Finding("comments", where, line, [*diff, f"when its comments are translated: {done}"])
-    new["source"] = old["source"]  # same code, translated comments
-    if record:
-        new["metadata"][KEY] = record
-    if record.get("en_sha1") == sha1(text):
+    ours, previous, partial = _translated(old["source"]), record.get("previous_source"), record.get("partial_source")
+    if first or not (ours or previous is not None):  # a copy of the English cell: the English cell
+        if first or not same_code(text, old["source"]):
+            diff = _diff(old["source"], text, "Chinese notebook", "English notebook")
+            if first:
+                diff.insert(0, "(the install cell stays exactly as tools/notebook_cells.py writes it)")
+            return new, Finding("code", where, line, diff)
         return new, None
-    return new, Finding("stale", where, _first_line(old["source"]), [*_english_changes(record, text), f"then: {done}"])
+    if previous is None and same_code(text, old["source"]):  # same code, translated comments
+        new["source"] = old["source"]
+        if record:
+            new["metadata"][KEY] = record
+        if record.get("en_sha1") == sha1(text) and not record.get("untranslated"):
+            return new, None
+        changes = _english_changes(record, text)
+        return new, Finding("stale", where, _first_line(old["source"]), [*changes, f"then: {done}"])
+    if ours and same_code(text, old["source"]):  # set aside, and its comments are being translated again
+        new["source"], new["metadata"][KEY] = old["source"], record
+    else:  # the English code changed: write it; set the Chinese comments aside, never over older ones
+        if previous is None:
+            previous = old["source"]
+        elif ours:  # a re-translation interrupted by another English change
+            partial = old["source"]
+        record = {"en_sha1": sha1(text), "en_source": text, "untranslated": True, "previous_source": previous}
+        new["metadata"][KEY] = dict(record, **({"partial_source": partial} if partial is not None else {}))
+    diff = _diff(previous, text, "Chinese cell before (comments translated)", "English code now")
+    if partial is not None:
+        diff += _diff(partial, text, "Chinese cell partly translated again (zh.partial_source)", "English code now")
+    if new["metadata"][KEY].get("en_sha1") != sha1(text):
+        diff += ["the English changed meanwhile:", *_english_changes(new["metadata"][KEY], text)]
+    return new, Finding("comments", where, line, [*diff, f"when its comments are translated: {done}"])
 
 
 def sync_notebook(en, zh=None) -> tuple[nbformat.NotebookNode, list[Finding]]:
@@ -222,7 +234,7 @@ def sync_notebook(en, zh=None) -> tuple[nbformat.NotebookNode, list[Finding]]:
         if cell["cell_type"] == "code":
             if kinds.get(cell.get("id")) is True and cell["id"] not in code:
                 code[cell["id"]], anchor = cell, cell["id"]
-            elif _record(cell):
+            elif "previous_source" in _record(cell) or _translated(cell["source"]):
                 loose.append((cell, anchor))
             continue  # any other code cell the English notebook no longer has goes, like any code change
         en_id = _record(cell).get("en_id")
@@ -236,6 +248,7 @@ def sync_notebook(en, zh=None) -> tuple[nbformat.NotebookNode, list[Finding]]:
         if not kinds[c["id"]] and c["id"] not in trans:
             free.setdefault(sha1(c["source"]), []).append(c["id"])
     orphans = []  # copies: the notebook read in stays as it was, for the comparison below
+    rank = {id(cell): n for n, cell in enumerate(zh["cells"] if zh is not None else [])}
     for cell, after in unmatched:
         ids = free.get(_record(cell).get("en_sha1"), [])
         if len(ids) == 1 and not _record(cell).get("untranslated"):
@@ -243,6 +256,7 @@ def sync_notebook(en, zh=None) -> tuple[nbformat.NotebookNode, list[Finding]]:
             trans[record["en_id"]] = _translation(en_by_id[record["en_id"]], cell["source"], record, cell)
         else:
             orphans.append((copy.deepcopy(cell), after))
+            rank[id(orphans[-1][0])] = rank[id(cell)]
     # Translated code whose English cell got a new id (cut and pasted, split): link it by the hash of the
     # English code it translates, else by its code. Failing that, or if several match, it becomes an orphan
     # markdown cell holding its source: kept, reported, and never run.
@@ -254,16 +268,30 @@ def sync_notebook(en, zh=None) -> tuple[nbformat.NotebookNode, list[Finding]]:
         if len(ids) == 1:
             code[ids[0]] = cell
             continue
+        record, source = _record(cell), cell["source"]
+        blocks = [  # (what, source): its translations, and its source where that is one
+            ("its source", source if _translated(source) or "previous_source" not in record else None),
+            (
+                "its comments translated, before the English code changed (zh.previous_source)",
+                record.get("previous_source"),
+            ),
+            ("its comments, partly translated again (zh.partial_source)", record.get("partial_source")),
+        ]
+        blocks = [(what, src) for what, src in blocks if src is not None]
         fence = "```"
-        while fence in cell["source"]:
-            fence += "`"
+        while any(fence in src for _, src in blocks):
+            fence += "`"  # longer than any run of backticks in the sources
         note = (
             f"Translated code cell {cell.get('id')}: its English code cell is gone or not unique ({len(ids)} matched)."
         )
-        md = nbformat.v4.new_markdown_cell(f"{note}\n\n{fence}python\n{cell['source']}\n{fence}", id=cell.get("id"))
-        was_code[id(md)] = [note, "copy its comments where they belong, then delete this cell; its source:"]
-        was_code[id(md)] += cell["source"].splitlines()
+        body = "\n\n".join(f"{what}:\n\n{fence}python\n{src}\n{fence}" for what, src in blocks)
+        md = nbformat.v4.new_markdown_cell(f"{note}\n\n{body}", id=cell.get("id"))
+        was_code[id(md)] = [note, "copy its comments where they belong, then delete this cell;"]
+        for what, src in blocks:
+            was_code[id(md)] += [f"{what}:", *src.splitlines()]
         orphans.append((md, after))
+        rank[id(md)] = rank[id(cell)]
+    orphans.sort(key=lambda orphan: rank[id(orphan[0])])  # as they were in the Chinese notebook
 
     cells = [cell for cell, after in orphans if after is None]
     for en_cell in en_cells:
@@ -330,13 +358,15 @@ def _changes(old, new) -> list[str]:
     return lines
 
 
-def mark_done(zh, en, ids: list[str]) -> tuple[list[str], list[str], list[str]]:
+def mark_done(zh, en, ids: list[str], drop: bool = False) -> tuple[list[str], list[str], list[str]]:
     """Record the current English text as translated, for the named cells (all changed untranslated ones if none).
 
     zh must be synced already. Returns (cells marked, cells left, set-aside code cells marked without their
-    comments translated again, whose old translation, previous_source, is dropped). A named cell that is neither a
-    translation of an English markdown cell nor a code cell of the English notebook, or a code cell
-    whose code differs from the English beyond comments, is an error, before anything changes.
+    comments translated again, whose old translation, previous_source, is dropped: only with drop). Without
+    ids, a code cell is marked only if it has Chinese comments. A named cell that is neither a translation of
+    an English markdown cell nor a code cell of the English notebook, a code cell whose code differs from the
+    English beyond comments or that differs without Chinese comments, or (without drop) a set-aside code cell
+    without Chinese comments, is an error, before anything changes.
     """
     en_by_id = {c["id"]: c for c in en["cells"]}
     cells = {  # id -> cell: the code cells and the markdown cells that translate an English cell
@@ -350,23 +380,36 @@ def mark_done(zh, en, ids: list[str]) -> tuple[list[str], list[str], list[str]]:
             f"cell ids {unknown} are not translated markdown cells or code cells of this notebook; "
             "use the ids that the report of `python tools/sync_zh.py` prints"
         )
+    code = [i for i in ids if cells[i]["cell_type"] == "code" and not _translated(cells[i]["source"])]
     beyond = [
         i for i in ids if cells[i]["cell_type"] == "code" and not same_code(en_by_id[i]["source"], cells[i]["source"])
     ]
+    beyond += [i for i in code if i not in beyond and cells[i]["source"] != en_by_id[i]["source"]]
     if beyond:
-        raise ValueError(f"code cells {beyond} differ from the English code beyond comments: run a sync first")
+        raise ValueError(
+            f"code cells {beyond} differ from the English code beyond comments, or without Chinese comments: "
+            "run a sync first"
+        )
+    aside = [i for i in code if "previous_source" in _record(cells[i])]
+    if aside and not drop:
+        raise ValueError(
+            f"code cells {aside} hold a translation set aside when the English code changed (zh.previous_source), "
+            "and their comments are not translated again: translate the comments first, or pass --drop-set-aside "
+            "to drop the old translation"
+        )
     marked, left, dropped = [], [], []
     for cid, cell in cells.items():
         record, text, is_code = _record(cell), en_by_id[cid]["source"], cell["cell_type"] == "code"
         if ids and cid not in ids:
             continue
         if not ids:
-            new = cell["source"] != text and (record.get("untranslated") or (is_code and not record))
+            started = _translated(cell["source"]) if is_code else cell["source"] != text
+            new = started and (record.get("untranslated") or (is_code and not record))
             if not (new and record.get("en_sha1", sha1(text)) == sha1(text)):
                 if record.get("untranslated") or ((record or not is_code) and record.get("en_sha1") != sha1(text)):
                     left.append(cid)
                 continue
-        if "previous_source" in record and cell["source"] == text:
+        if cid in aside:
             dropped.append(cid)
         if is_code and cell["source"] == text:
             cell["metadata"].pop(KEY, None)  # nothing translated: no record
@@ -431,7 +474,7 @@ def run(notebooks: Path = NOTEBOOKS, names: list[str] | None = None, check: bool
     return 1 if (check and problems) else 0
 
 
-def done(path: Path, ids: list[str], out=print) -> int:
+def done(path: Path, ids: list[str], out=print, drop: bool = False) -> int:
     """--done: sync the notebook, then record the named (or all changed untranslated) cells as translated."""
     path = Path(path)
     en_path = path.parent.parent / path.name
@@ -439,7 +482,7 @@ def done(path: Path, ids: list[str], out=print) -> int:
         raise ValueError(f"--done {path}: expected notebooks/zh/NAME.ipynb, beside an English notebooks/NAME.ipynb")
     en = read(en_path)
     zh, _ = sync_notebook(en, read(path))
-    marked, left, dropped = mark_done(zh, en, ids)
+    marked, left, dropped = mark_done(zh, en, ids, drop)
     write(zh, path)
     out(f"{path}: marked translated: {', '.join(marked) or 'none'}")
     for cid in dropped:
@@ -454,13 +497,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="notebooks to sync (default: all), e.g. 02_gru_scratch")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 on any problem (CI)")
     parser.add_argument("--done", metavar="NOTEBOOK", help="mark cells of this Chinese notebook as translated")
+    parser.add_argument(
+        "--drop-set-aside", action="store_true", help="with --done: drop a set-aside translation not translated again"
+    )
     parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help="the English notebooks' folder")
     args = parser.parse_args(argv)
     try:
         if args.done:
             if args.check:
                 raise ValueError("--done and --check: choose one")
-            return done(Path(args.done), args.names)
+            return done(Path(args.done), args.names, drop=args.drop_set_aside)
         return run(args.notebooks, args.names, check=args.check)
     except ValueError as err:
         print(f"sync_zh: {err}", file=sys.stderr)
