@@ -136,6 +136,15 @@ def test_every_markdown_cell_is_a_current_translation(name):
 
 
 @each_notebook
+def test_english_code_comments_have_no_chinese_character(name):
+    # the tool tells a translated code cell from a copy by a Chinese character in a comment, so the English
+    # notebooks keep Chinese out of their code comments (quote the book's Chinese terms in markdown instead)
+    en, _ = _pair(name)
+    found = [c["id"] for c in en["cells"] if c["cell_type"] == "code" and sync_zh._translated(_text(c))]
+    assert not found, f"English code cells with a Chinese character in a comment (move it to markdown): {found}"
+
+
+@each_notebook
 def test_every_code_cell_with_translated_comments_has_a_current_record(name):
     en, zh = _pair(name)
     zh_cells = {c["id"]: c for c in zh["cells"]}
@@ -357,7 +366,7 @@ def test_an_english_code_change_sets_translated_comments_aside_until_done(tmp_pa
     assert zh.cells[2].source == "x = 2  # 一\nprint(x)"
     assert zh.cells[2].metadata["zh"]["previous_source"] == "x = 1  # 一\nprint(x)"
     assert _check(folder)[0] == 1
-    sync_zh.done(folder / "zh" / "demo.ipynb", [], out=lambda _: None)
+    sync_zh.done(folder / "zh" / "demo.ipynb", ["code1"], out=lambda _: None)  # a set-aside cell must be named
     assert _check(folder)[0] == 0
     zh = nbformat.read(folder / "zh" / "demo.ipynb", as_version=4)
     assert zh.cells[2].metadata["zh"] == {"en_sha1": sync_zh.sha1(english), "en_source": english}
@@ -717,3 +726,19 @@ def test_same_code_ignores_comments_and_nothing_else():
     assert not sync_zh.same_code("a = f(x)\n", "a = f(x, 1)\n")
     assert not sync_zh.same_code("if a:\n    b()\n", "if a:\n    pass\nb()\n")  # indentation is code
     assert sync_zh.same_code("!pip install x", "!pip install x")  # not Python: compared as text
+
+
+def test_done_without_ids_leaves_a_set_aside_translation_for_a_person_to_name(tmp_path):
+    # a re-translation under way (one comment of two redone) is not marked by a bulk --done: that would drop
+    # the old translation (zh.previous_source) unread
+    folder = _with_comments(tmp_path, chinese="x = 1  # 一\nprint(x)  # 打印")
+    zh_path = folder / "zh" / "demo.ipynb"
+    _edit(folder / "demo.ipynb", lambda nb: setattr(nb.cells[2], "source", "x = 2  # one\nprint(x)"))
+    sync_zh.run(folder, out=lambda _: None)  # sets the translation aside
+    _edit(zh_path, lambda nb: setattr(nb.cells[2], "source", "x = 2  # 二\nprint(x)"))
+    sync_zh.done(zh_path, [], out=lambda _: None)
+    record = nbformat.read(zh_path, as_version=4).cells[2].metadata["zh"]
+    assert record["previous_source"] == "x = 1  # 一\nprint(x)  # 打印" and _check(folder)[0] == 1
+    sync_zh.done(zh_path, ["code1"], out=lambda _: None)  # named: the translator has read it
+    assert "previous_source" not in nbformat.read(zh_path, as_version=4).cells[2].metadata["zh"]
+    assert _check(folder)[0] == 0

@@ -43,9 +43,11 @@ The notebook metadata (kernelspec, language_info) is copied from the English not
 After translating or updating a cell, ``--done NOTEBOOK CELL_ID ...`` records the English text it now
 translates (hash and text), clearing ``previous_source`` and ``partial_source``; a code cell equal to the
 English one loses its record. Without cell ids, it does so for every untranslated cell whose text is no
-longer the English text, and every code cell with Chinese comments and no record yet; a stale cell must
-be named, so that nobody marks one done unread. Naming a set-aside code cell without Chinese comments is
-refused (nothing is written) unless ``--drop-set-aside`` is given, which drops its old translation.
+longer the English text, and every code cell with Chinese comments and no record yet; a stale cell and a
+set-aside code cell must be named, so that nobody marks one done unread. English code cells keep Chinese
+characters out of their comments (tests/test_zh_sync.py checks it): a copy of one would look translated.
+Naming a set-aside code cell without Chinese comments is refused (nothing is written) unless
+``--drop-set-aside`` is given, which drops its old translation.
 
 Running the tool twice changes nothing the second time. ``--check`` writes nothing and exits 1 when any
 notebook has a stale, untranslated or orphaned cell, a code cell whose comments need translating again,
@@ -363,7 +365,8 @@ def mark_done(zh, en, ids: list[str], drop: bool = False) -> tuple[list[str], li
 
     zh must be synced already. Returns (cells marked, cells left, set-aside code cells marked without their
     comments translated again, whose old translation, previous_source, is dropped: only with drop). Without
-    ids, a code cell is marked only if it has Chinese comments. A named cell that is neither a translation of
+    ids, a code cell is marked only if it has Chinese comments and holds no set-aside translation (name
+    it). A named cell that is neither a translation of
     an English markdown cell nor a code cell of the English notebook, a code cell whose code differs from the
     English beyond comments or that differs without Chinese comments, or (without drop) a set-aside code cell
     without Chinese comments, is an error, before anything changes.
@@ -401,6 +404,9 @@ def mark_done(zh, en, ids: list[str], drop: bool = False) -> tuple[list[str], li
     for cid, cell in cells.items():
         record, text, is_code = _record(cell), en_by_id[cid]["source"], cell["cell_type"] == "code"
         if ids and cid not in ids:
+            continue
+        if not ids and is_code and "previous_source" in record:
+            left.append(cid)  # a set-aside translation: marked only when named, so nobody drops it unread
             continue
         if not ids:
             started = _translated(cell["source"]) if is_code else cell["source"] != text
