@@ -115,9 +115,18 @@ def code_tokens(source: str) -> list[tuple[int, str]] | None:
     line of its own, leaves the stream unchanged. Strings, docstrings included, are tokens: they stay
     as the English code has them.
     """
+    tokens = _tokens(source)
+    return (
+        None
+        if tokens is None
+        else [(t.type, t.string) for t in tokens if t.type not in (tokenize.COMMENT, tokenize.NL)]
+    )
+
+
+def _tokens(source: str) -> list[tokenize.TokenInfo] | None:
+    """The cell's Python tokens, comments included; None if it does not tokenize."""
     try:
-        tokens = tokenize.generate_tokens(io.StringIO(source).readline)
-        return [(t.type, t.string) for t in tokens if t.type not in (tokenize.COMMENT, tokenize.NL)]
+        return list(tokenize.generate_tokens(io.StringIO(source).readline))
     except (tokenize.TokenError, SyntaxError):  # IndentationError is a SyntaxError
         return None
 
@@ -148,6 +157,10 @@ def _english_changes(record: dict, text: str) -> list[str]:
     return _diff(before, text, "English text it translates", "English text now")
 
 
+def _done_hint(cid: str) -> str:
+    return f"python tools/sync_zh.py --done notebooks/zh/<this notebook> {cid}"
+
+
 def _record(cell) -> dict:
     record = cell.get("metadata", {}).get(KEY)
     return record if isinstance(record, dict) else {}
@@ -156,11 +169,11 @@ def _record(cell) -> dict:
 def _translated(source: str) -> bool:
     """True when one of the cell's comments (its lines holding a "#" where it does not tokenize) has a
     Chinese character: a code cell without one is a copy of the English cell, whatever its comments say."""
-    try:
-        tokens = tokenize.generate_tokens(io.StringIO(source).readline)
-        comments = [t.string for t in tokens if t.type == tokenize.COMMENT]
-    except (tokenize.TokenError, SyntaxError):
+    tokens = _tokens(source)
+    if tokens is None:
         comments = [line for line in source.splitlines() if "#" in line]
+    else:
+        comments = [t.string for t in tokens if t.type == tokenize.COMMENT]
     return any(CJK.search(c) for c in comments)
 
 
@@ -190,7 +203,7 @@ def _code_cell(en_cell, old, where: str, first: bool) -> tuple[dict, Finding | N
     if old is None or (old["source"] == text and not _record(old).get("untranslated")):
         return new, None  # the English cell, no record: nothing translated
     record, cid, line = _record(old), en_cell["id"], _first_line(text)
-    done = f"python tools/sync_zh.py --done notebooks/zh/<this notebook> {cid}"
+    done = _done_hint(cid)
     ours, previous, partial = _translated(old["source"]), record.get("previous_source"), record.get("partial_source")
     if first or not (ours or previous is not None):  # a copy of the English cell: the English cell
         if first or not same_code(text, old["source"]):
@@ -222,6 +235,30 @@ def _code_cell(en_cell, old, where: str, first: bool) -> tuple[dict, Finding | N
     if new["metadata"][KEY].get("en_sha1") != sha1(text):
         diff += ["the English changed meanwhile:", *_english_changes(new["metadata"][KEY], text)]
     return new, Finding("comments", where, line, [*diff, f"when its comments are translated: {done}"])
+
+
+def _code_orphan(cell, matched: int):
+    """A translated code cell that matches no English cell (or several), as an orphan markdown cell holding
+    its translations in fenced blocks (kept, never run), and the report's detail lines."""
+    record, source = _record(cell), cell["source"]
+    blocks = [  # (what, source): its translations, and its source where that is one
+        ("its source", source if _translated(source) or "previous_source" not in record else None),
+        (
+            "its comments translated, before the English code changed (zh.previous_source)",
+            record.get("previous_source"),
+        ),
+        ("its comments, partly translated again (zh.partial_source)", record.get("partial_source")),
+    ]
+    blocks = [(what, src) for what, src in blocks if src is not None]
+    fence = "```"
+    while any(fence in src for _, src in blocks):
+        fence += "`"  # longer than any run of backticks in the sources
+    note = f"Translated code cell {cell.get('id')}: its English code cell is gone or not unique ({matched} matched)."
+    body = "\n\n".join(f"{what}:\n\n{fence}python\n{src}\n{fence}" for what, src in blocks)
+    detail = [note, "copy its comments where they belong, then delete this cell;"]
+    for what, src in blocks:
+        detail += [f"{what}:", *src.splitlines()]
+    return nbformat.v4.new_markdown_cell(f"{note}\n\n{body}", id=cell.get("id")), detail
 
 
 def sync_notebook(en, zh=None) -> tuple[nbformat.NotebookNode, list[Finding]]:
@@ -270,27 +307,8 @@ def sync_notebook(en, zh=None) -> tuple[nbformat.NotebookNode, list[Finding]]:
         if len(ids) == 1:
             code[ids[0]] = cell
             continue
-        record, source = _record(cell), cell["source"]
-        blocks = [  # (what, source): its translations, and its source where that is one
-            ("its source", source if _translated(source) or "previous_source" not in record else None),
-            (
-                "its comments translated, before the English code changed (zh.previous_source)",
-                record.get("previous_source"),
-            ),
-            ("its comments, partly translated again (zh.partial_source)", record.get("partial_source")),
-        ]
-        blocks = [(what, src) for what, src in blocks if src is not None]
-        fence = "```"
-        while any(fence in src for _, src in blocks):
-            fence += "`"  # longer than any run of backticks in the sources
-        note = (
-            f"Translated code cell {cell.get('id')}: its English code cell is gone or not unique ({len(ids)} matched)."
-        )
-        body = "\n\n".join(f"{what}:\n\n{fence}python\n{src}\n{fence}" for what, src in blocks)
-        md = nbformat.v4.new_markdown_cell(f"{note}\n\n{body}", id=cell.get("id"))
-        was_code[id(md)] = [note, "copy its comments where they belong, then delete this cell;"]
-        for what, src in blocks:
-            was_code[id(md)] += [f"{what}:", *src.splitlines()]
+        md, detail = _code_orphan(cell, len(ids))
+        was_code[id(md)] = detail
         orphans.append((md, after))
         rank[id(md)] = rank[id(cell)]
     orphans.sort(key=lambda orphan: rank[id(orphan[0])])  # as they were in the Chinese notebook
@@ -315,12 +333,12 @@ def sync_notebook(en, zh=None) -> tuple[nbformat.NotebookNode, list[Finding]]:
                 found.append(Finding("untranslated", where, _first_line(text)))
             elif record.get("untranslated"):  # being translated: keep the text, show what changed meanwhile
                 new = _translation(en_cell, old["source"], record, old)
-                diff.append(f"when it is translated: python tools/sync_zh.py --done notebooks/zh/<this notebook> {cid}")
+                diff.append(f"when it is translated: {_done_hint(cid)}")
                 found.append(Finding("untranslated", where, _first_line(old["source"]), diff))
             else:
                 new = _translation(en_cell, old["source"], record, old)
                 if changed:
-                    diff.append(f"then: python tools/sync_zh.py --done notebooks/zh/<this notebook> {cid}")
+                    diff.append(f"then: {_done_hint(cid)}")
                     found.append(Finding("stale", where, _first_line(old["source"]), diff))
         cells.append(new)
         cells.extend(cell for cell, after in orphans if after == cid)
